@@ -1,0 +1,272 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tinybase/tinybase/pkg/auth"
+	"github.com/tinybase/tinybase/pkg/bus"
+	"github.com/tinybase/tinybase/pkg/config"
+	"github.com/tinybase/tinybase/pkg/functions"
+	busv1 "github.com/tinybase/tinybase/proto/tinybase/bus/v1"
+)
+
+// resultWaitMargin is how long past the function timeout an HTTP caller
+// waits for a result: time in the queue plus process start and kill grace.
+const resultWaitMargin = 60 * time.Second
+
+// dispatcher sends calls to workers through the bus work queue and records
+// their results. A call is stored in JetStream before the HTTP handler
+// waits on it, and its row is completed from the results stream by a
+// durable consumer, so neither an api restart nor a worker crash loses it.
+type dispatcher struct {
+	conn   *bus.Conn
+	calls  *functions.Calls
+	issuer *auth.Issuer
+	cfg    *config.Config
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	waiters  map[string]chan *busv1.CallResult
+	inFlight atomic.Int64
+
+	consume jetstream.ConsumeContext
+	advSub  *nats.Subscription
+}
+
+func newDispatcher(conn *bus.Conn, calls *functions.Calls, issuer *auth.Issuer, cfg *config.Config, log *slog.Logger) *dispatcher {
+	return &dispatcher{conn: conn, calls: calls, issuer: issuer, cfg: cfg, log: log,
+		waiters: make(map[string]chan *busv1.CallResult)}
+}
+
+// start begins consuming results and lost-call advisories.
+func (d *dispatcher) start(ctx context.Context) error {
+	cons, err := d.conn.JS.Consumer(ctx, bus.ResultsStream, bus.APIResultsConsumer)
+	if err != nil {
+		return fmt.Errorf("open results consumer: %w", err)
+	}
+	d.consume, err = cons.Consume(d.handleResult)
+	if err != nil {
+		return fmt.Errorf("consume results: %w", err)
+	}
+	d.advSub, err = d.conn.NC.Subscribe(bus.MaxDeliverAdvisory, d.handleAbandoned)
+	if err != nil {
+		return fmt.Errorf("subscribe to call advisories: %w", err)
+	}
+	return nil
+}
+
+func (d *dispatcher) stop() {
+	if d.consume != nil {
+		d.consume.Stop()
+	}
+	if d.advSub != nil {
+		_ = d.advSub.Unsubscribe()
+	}
+}
+
+type callInput struct {
+	Meta        functions.Meta
+	UserID      string
+	IsAdmin     bool
+	Payload     []byte
+	TriggerType string
+	TriggerID   string
+}
+
+// callResponse is the reference's FunctionCallResponse.
+type callResponse struct {
+	CallID       string          `json:"call_id"`
+	Status       string          `json:"status"`
+	Result       json.RawMessage `json:"result"`
+	ErrorMessage *string         `json:"error_message"`
+	ErrorType    *string         `json:"error_type"`
+	DurationMS   int64           `json:"duration_ms"`
+}
+
+// call records, enqueues and waits for one function call.
+func (d *dispatcher) call(ctx context.Context, in callInput) (*callResponse, error) {
+	d.inFlight.Add(1)
+	defer d.inFlight.Add(-1)
+	id := uuid.NewString()
+	timeout := d.cfg.FunctionTimeout()
+	nc := functions.NewCall{ID: id, FunctionName: in.Meta.Name, TriggerType: in.TriggerType}
+	if in.UserID != "" {
+		u := in.UserID
+		nc.RequestedBy = &u
+	}
+	if in.TriggerID != "" {
+		t := in.TriggerID
+		nc.TriggerID = &t
+	}
+	if _, err := d.calls.Create(ctx, nc); err != nil {
+		return nil, fmt.Errorf("record call: %w", err)
+	}
+	token, err := d.issuer.IssueCallToken(in.UserID, in.IsAdmin, id, timeout+resultWaitMargin)
+	if err != nil {
+		return nil, err
+	}
+	req := &busv1.CallRequest{
+		CallId: id, FunctionName: in.Meta.Name, Bundle: in.Meta.Bundle, Digest: in.Meta.Digest,
+		PayloadJson: in.Payload,
+		Context: &busv1.CallContext{ApiBaseUrl: d.cfg.APIURL(), AuthToken: token, UserId: in.UserID,
+			IsAdmin: in.IsAdmin},
+		TimeoutMs: timeout.Milliseconds(), TriggerType: in.TriggerType, TriggerId: in.TriggerID,
+		EnqueuedAtMs: time.Now().UnixMilli(),
+	}
+	data, err := proto.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan *busv1.CallResult, 1)
+	d.mu.Lock()
+	d.waiters[id] = ch
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		delete(d.waiters, id)
+		d.mu.Unlock()
+	}()
+
+	pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_, err = d.conn.JS.Publish(pctx, bus.CallSubjectPrefix+in.Meta.Name, data, jetstream.WithMsgID(id))
+	cancel()
+	if err != nil {
+		msg, typ := "Could not queue the call: "+err.Error(), "DispatchError"
+		now := time.Now()
+		_, _, _ = d.calls.Finish(context.Background(), id, functions.Outcome{Status: "failed",
+			ErrorMessage: &msg, ErrorType: &typ, StartedAt: now, FinishedAt: now})
+		d.log.Error("queue call failed", "call_id", id, "function", in.Meta.Name, "error", err)
+		e := newError(http.StatusServiceUnavailable, "bus_unavailable", "Function workers are unreachable; try again")
+		e.Cause = err
+		return nil, e
+	}
+
+	wait := time.NewTimer(timeout + resultWaitMargin)
+	defer wait.Stop()
+	select {
+	case r := <-ch:
+		return responseOf(r), nil
+	case <-wait.C:
+		e := newError(http.StatusGatewayTimeout, "call_pending",
+			fmt.Sprintf("Function call '%s' did not finish in time; it stays recorded and may still complete", id))
+		return nil, e
+	}
+}
+
+func responseOf(r *busv1.CallResult) *callResponse {
+	out := &callResponse{CallID: r.CallId, Status: r.Status, DurationMS: r.DurationMs,
+		Result: json.RawMessage("null")}
+	if r.Status == "succeeded" && len(r.ResultJson) > 0 {
+		out.Result = r.ResultJson
+	}
+	if r.ErrorMessage != "" {
+		m := r.ErrorMessage
+		out.ErrorMessage = &m
+	}
+	if r.ErrorType != "" {
+		t := r.ErrorType
+		out.ErrorType = &t
+	}
+	return out
+}
+
+// handleResult records a result, then wakes the HTTP caller if it waits
+// here. The message is acknowledged only after the row is committed.
+func (d *dispatcher) handleResult(msg jetstream.Msg) {
+	var r busv1.CallResult
+	if err := proto.Unmarshal(msg.Data(), &r); err != nil {
+		d.log.Error("drop undecodable call result", "error", err)
+		_ = msg.Term()
+		return
+	}
+	if err := d.record(&r); err != nil {
+		d.log.Error("record call result failed; will retry", "call_id", r.CallId, "error", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	_ = msg.Ack()
+	d.notify(&r)
+}
+
+func (d *dispatcher) record(r *busv1.CallResult) error {
+	o := functions.Outcome{Status: r.Status, DurationMS: r.DurationMs, WorkerID: r.WorkerId,
+		Attempts: int(r.Attempt), StartedAt: time.UnixMilli(r.StartedAtMs),
+		FinishedAt: time.UnixMilli(r.FinishedAtMs), Stderr: r.Stderr}
+	if r.ErrorMessage != "" {
+		m := r.ErrorMessage
+		o.ErrorMessage = &m
+	}
+	if r.ErrorType != "" {
+		t := r.ErrorType
+		o.ErrorType = &t
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _, err := d.calls.Finish(ctx, r.CallId, o)
+	return err
+}
+
+func (d *dispatcher) notify(r *busv1.CallResult) {
+	d.mu.Lock()
+	ch := d.waiters[r.CallId]
+	d.mu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- r:
+		default:
+		}
+	}
+}
+
+// handleAbandoned records as failed a call that used up its delivery
+// attempts without any worker reporting a result, and removes it from the
+// queue, so no call stays "running" forever.
+func (d *dispatcher) handleAbandoned(m *nats.Msg) {
+	var adv struct {
+		StreamSeq  uint64 `json:"stream_seq"`
+		Deliveries uint64 `json:"deliveries"`
+	}
+	if err := json.Unmarshal(m.Data, &adv); err != nil || adv.StreamSeq == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := d.conn.JS.Stream(ctx, bus.CallsStream)
+	if err != nil {
+		d.log.Error("open call queue for abandoned call failed", "error", err)
+		return
+	}
+	raw, err := stream.GetMsg(ctx, adv.StreamSeq)
+	if err != nil {
+		d.log.Warn("abandoned call not found in queue", "seq", adv.StreamSeq, "error", err)
+		return
+	}
+	var req busv1.CallRequest
+	if err := proto.Unmarshal(raw.Data, &req); err != nil {
+		return
+	}
+	now := time.Now()
+	r := &busv1.CallResult{CallId: req.CallId, Status: "failed", ErrorType: "WorkerLost",
+		ErrorMessage: fmt.Sprintf("No worker finished the call after %d attempts", adv.Deliveries),
+		StartedAtMs:  now.UnixMilli(), FinishedAtMs: now.UnixMilli(), Attempt: int32(adv.Deliveries)}
+	if err := d.record(r); err != nil {
+		d.log.Error("record abandoned call failed", "call_id", req.CallId, "error", err)
+		return
+	}
+	_ = stream.DeleteMsg(ctx, adv.StreamSeq)
+	d.log.Warn("call abandoned by workers", "call_id", req.CallId, "function", req.FunctionName,
+		"attempts", adv.Deliveries)
+	d.notify(r)
+}

@@ -1,0 +1,170 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tinybase/tinybase/pkg/functions"
+)
+
+type functionInfo struct {
+	Name        string   `json:"name"`
+	Description *string  `json:"description"`
+	Auth        string   `json:"auth"`
+	Tags        []string `json:"tags"`
+}
+
+func infoOf(m functions.Meta) functionInfo {
+	fi := functionInfo{Name: m.Name, Auth: m.Auth, Tags: m.Tags}
+	if m.Description != "" {
+		d := m.Description
+		fi.Description = &d
+	}
+	if fi.Tags == nil {
+		fi.Tags = []string{}
+	}
+	return fi
+}
+
+func (s *Server) listFunctions(c *fiber.Ctx) error {
+	who := callerOf(c)
+	out := []functionInfo{}
+	for _, m := range s.registry.Visible(who.authenticated(), who.IsAdmin) {
+		out = append(out, infoOf(m))
+	}
+	return c.JSON(out)
+}
+
+func (s *Server) adminListFunctions(c *fiber.Ctx) error {
+	if _, err := s.mustAdmin(c); err != nil {
+		return err
+	}
+	type adminInfo struct {
+		functionInfo
+		File           string `json:"file_path"`
+		Digest         string `json:"digest"`
+		LastLoadedAt   string `json:"last_loaded_at"`
+		HasInputModel  bool   `json:"has_input_model"`
+		HasOutputModel bool   `json:"has_output_model"`
+	}
+	out := []adminInfo{}
+	for _, m := range s.registry.List() {
+		out = append(out, adminInfo{functionInfo: infoOf(m), File: m.File, Digest: m.Digest,
+			LastLoadedAt: m.UpdatedAt, HasInputModel: hasSchema(m.InputSchema), HasOutputModel: hasSchema(m.OutputSchema)})
+	}
+	return c.JSON(out)
+}
+
+func hasSchema(raw json.RawMessage) bool {
+	return len(raw) > 0 && string(raw) != "null"
+}
+
+// lookupCallable finds a function and checks the caller may use it.
+func (s *Server) lookupCallable(c *fiber.Ctx) (functions.Meta, caller, error) {
+	name := c.Params("name")
+	who := callerOf(c)
+	m, ok := s.registry.Get(name)
+	if !ok {
+		return m, who, notFound(fmt.Sprintf("Function '%s' not found", name))
+	}
+	switch err := functions.CanCall(m.Auth, who.authenticated(), who.IsAdmin); {
+	case errors.Is(err, functions.ErrAuthRequired):
+		return m, who, unauthorized("Authentication required")
+	case errors.Is(err, functions.ErrAdminRequired):
+		return m, who, forbidden("Admin access required")
+	case err != nil:
+		return m, who, err
+	}
+	return m, who, nil
+}
+
+func (s *Server) functionSchema(c *fiber.Ctx) error {
+	m, _, err := s.lookupCallable(c)
+	if err != nil {
+		return err
+	}
+	schema := func(raw json.RawMessage) json.RawMessage {
+		if !hasSchema(raw) {
+			return json.RawMessage("null")
+		}
+		return raw
+	}
+	return c.JSON(fiber.Map{"name": m.Name, "has_input_model": hasSchema(m.InputSchema),
+		"has_output_model": hasSchema(m.OutputSchema), "input_schema": schema(m.InputSchema),
+		"output_schema": schema(m.OutputSchema)})
+}
+
+func (s *Server) callFunction(c *fiber.Ctx) error {
+	payload := bytes.TrimSpace(c.Body())
+	if len(payload) == 0 || string(payload) == "null" {
+		payload = []byte("{}")
+	}
+	if !json.Valid(payload) {
+		return unprocessable("Request body must be valid JSON")
+	}
+	if payload[0] != '{' {
+		return unprocessable("Request body must be a JSON object")
+	}
+	m, who, err := s.lookupCallable(c)
+	if err != nil {
+		return err
+	}
+	if max := s.cfg.Functions.MaxPayloadBytes; len(payload) > max {
+		return newError(http.StatusRequestEntityTooLarge, "payload_too_large",
+			fmt.Sprintf("Payload exceeds maximum size of %d bytes", max))
+	}
+	// TODO(concurrency): per-user concurrent call limit (429 with Retry-After).
+	res, err := s.dispatch.call(c.UserContext(), callInput{
+		Meta: m, UserID: who.UserID, IsAdmin: who.IsAdmin, Payload: payload, TriggerType: "manual"})
+	if err != nil {
+		return err
+	}
+	return c.JSON(res)
+}
+
+func (s *Server) listCalls(c *fiber.Ctx) error {
+	limit, err := intQuery(c, "limit", 100, 1, 1000)
+	if err != nil {
+		return err
+	}
+	offset, err := intQuery(c, "offset", 0, 0, 1<<31-1)
+	if err != nil {
+		return err
+	}
+	f := functions.Filter{FunctionName: c.Query("function_name"), Status: c.Query("status"),
+		TriggerType: c.Query("trigger_type"), Limit: limit, Offset: offset}
+	switch f.Status {
+	case "", "running", "succeeded", "failed":
+	default:
+		return unprocessable("status must be running, succeeded or failed")
+	}
+	switch f.TriggerType {
+	case "", "manual", "schedule":
+	default:
+		return unprocessable("trigger_type must be manual or schedule")
+	}
+	list, total, err := s.calls.List(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []functions.Call{}
+	}
+	return c.JSON(fiber.Map{"calls": list, "total": total, "limit": limit, "offset": offset})
+}
+
+func (s *Server) getCall(c *fiber.Ctx) error {
+	call, err := s.calls.Get(c.UserContext(), c.Params("id"))
+	if errors.Is(err, functions.ErrCallNotFound) {
+		return notFound(fmt.Sprintf("Function call '%s' not found", c.Params("id")))
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(call)
+}

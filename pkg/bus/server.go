@@ -1,0 +1,111 @@
+// Package bus runs the embedded NATS server and connects roles to the bus.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// ServerOptions configures the embedded NATS server.
+type ServerOptions struct {
+	Host     string
+	Port     int
+	StoreDir string
+	User     string
+	Password string
+	Logger   *slog.Logger
+}
+
+// Server is a running embedded NATS server with JetStream.
+type Server struct {
+	ns  *server.Server
+	log *slog.Logger
+}
+
+// ErrPortInUse means the bus port is taken by another process.
+var ErrPortInUse = errors.New("port in use")
+
+// StartServer starts the embedded server and waits until it accepts
+// clients. Clients must authenticate with the given user and password.
+func StartServer(opts ServerOptions) (*Server, error) {
+	if opts.User == "" || opts.Password == "" {
+		return nil, errors.New("bus credentials are missing")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	addr := net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port))
+	if l, err := net.Listen("tcp", addr); err != nil {
+		return nil, fmt.Errorf("bus port %d on %s: %w", opts.Port, opts.Host, ErrPortInUse)
+	} else {
+		l.Close()
+	}
+	nopts := &server.Options{
+		ServerName:             "tinybase",
+		Host:                   opts.Host,
+		Port:                   opts.Port,
+		JetStream:              true,
+		StoreDir:               opts.StoreDir,
+		NoSigs:                 true,
+		Users:                  []*server.User{{Username: opts.User, Password: opts.Password}},
+		MaxPayload:             16 << 20,
+		JetStreamMaxMemory:     256 << 20,
+		DisableJetStreamBanner: true,
+	}
+	ns, err := server.NewServer(nopts)
+	if err != nil {
+		return nil, fmt.Errorf("configure bus: %w", err)
+	}
+	ns.SetLoggerV2(&natsLogger{log: log}, false, false, false)
+	ns.Start()
+	if !ns.ReadyForConnections(15 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("bus did not become ready on %s", addr)
+	}
+	log.Info("bus started", "addr", addr, "store", opts.StoreDir)
+	return &Server{ns: ns, log: log}, nil
+}
+
+// ClientURL returns the URL clients should dial.
+func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+
+// Shutdown stops the server and waits for it. Safe to call twice.
+func (s *Server) Shutdown() {
+	if s == nil || s.ns == nil {
+		return
+	}
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+	s.log.Info("bus stopped")
+}
+
+// Run starts the server and serves until ctx is done.
+func Run(ctx context.Context, opts ServerOptions) error {
+	s, err := StartServer(opts)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	s.Shutdown()
+	return nil
+}
+
+// natsLogger sends the server's log lines to slog. Notices are logged at
+// debug level: the server is chatty at start-up and operators care about
+// warnings and errors.
+type natsLogger struct{ log *slog.Logger }
+
+func (l *natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Tracef(format string, v ...any)  {}

@@ -1,0 +1,203 @@
+// Package worker is the worker role: it takes function calls from the bus
+// work queue, runs them in isolated processes through the runner, and
+// publishes their results. Workers never open the database, so they can run
+// on any host that reaches the bus.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tinybase/tinybase/pkg/bus"
+	"github.com/tinybase/tinybase/pkg/config"
+	"github.com/tinybase/tinybase/pkg/runner"
+	pysdk "github.com/tinybase/tinybase/pkg/sdk/python"
+	"github.com/tinybase/tinybase/pkg/version"
+)
+
+// Options configures one worker.
+type Options struct {
+	// ID names the worker in logs, status and call records. Default
+	// "<host>-<pid>".
+	ID string
+	// CacheDir holds downloaded bundles and the SDK. Default
+	// .tinybase/workers/<id> in the project folder.
+	CacheDir string
+	Logger   *slog.Logger
+}
+
+// Worker is a running worker.
+type Worker struct {
+	cfg      *config.Config
+	id       string
+	log      *slog.Logger
+	conn     *bus.Conn
+	runner   *runner.Runner
+	bundles  *bundleCache
+	inFlight atomic.Int64
+	started  time.Time
+}
+
+// Run runs a worker until ctx is done, then drains: in-flight calls get
+// worker.drain_seconds to finish; calls still running after that are
+// stopped and handed back to the queue for another worker.
+func Run(ctx context.Context, cfg *config.Config, opts Options) error {
+	host, _ := os.Hostname()
+	if opts.ID == "" {
+		opts.ID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("worker_id", opts.ID)
+	if opts.CacheDir == "" {
+		opts.CacheDir = filepath.Join(cfg.StatePath(), "workers", opts.ID)
+	}
+	sdkDir := filepath.Join(opts.CacheDir, "sdk")
+	if err := os.MkdirAll(sdkDir, 0o755); err != nil {
+		return fmt.Errorf("create worker cache: %w", err)
+	}
+	if err := pysdk.Install(sdkDir); err != nil {
+		return fmt.Errorf("install python sdk: %w", err)
+	}
+
+	user, pass := cfg.BusCredentials()
+	conn, err := bus.Connect(ctx, bus.ConnectOptions{URL: cfg.BusURL(), User: user, Password: pass,
+		Name: opts.ID, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := bus.EnsureTopology(ctx, conn.JS); err != nil {
+		return fmt.Errorf("bus topology: %w", err)
+	}
+	obs, err := conn.JS.ObjectStore(ctx, bus.BundlesBucket)
+	if err != nil {
+		return fmt.Errorf("open bundle store: %w", err)
+	}
+	meta, err := conn.JS.KeyValue(ctx, bus.MetaBucket)
+	if err != nil {
+		return fmt.Errorf("open function metadata: %w", err)
+	}
+
+	r := runner.New(runner.Options{
+		PoolSize:       cfg.Functions.ColdStartPoolSize,
+		IdleTTL:        time.Duration(cfg.Functions.ColdStartTTLSeconds) * time.Second,
+		Env:            functionEnv(),
+		SDKDir:         sdkDir,
+		MaxResultBytes: cfg.Functions.MaxResultBytes,
+		Logger:         log,
+	})
+	defer r.Close()
+
+	w := &Worker{cfg: cfg, id: opts.ID, log: log, conn: conn, runner: r, started: time.Now(),
+		bundles: &bundleCache{dir: filepath.Join(opts.CacheDir, "bundles"), obs: obs}}
+
+	svc, err := bus.RegisterStatus(conn.NC, func() bus.RoleStatus {
+		return bus.RoleStatus{Role: "worker", ID: w.id, Host: host, PID: os.Getpid(),
+			Version: version.Version, StartedAt: w.started.UTC().Format(time.RFC3339),
+			Concurrency: cfg.Worker.Concurrency, InFlight: int(w.inFlight.Load())}
+	})
+	if err != nil {
+		return err
+	}
+	defer svc.Stop()
+
+	calls, err := conn.JS.Consumer(ctx, bus.CallsStream, bus.WorkersConsumer)
+	if err != nil {
+		return fmt.Errorf("open call queue: %w", err)
+	}
+	describes, err := conn.JS.Consumer(ctx, bus.DescribeStream, bus.DescribeConsumer)
+	if err != nil {
+		return fmt.Errorf("open describe queue: %w", err)
+	}
+
+	// fetchCtx stops taking new work; runCtx stops work in progress and is
+	// cancelled only when the drain time is up.
+	fetchCtx, stopFetching := context.WithCancel(context.Background())
+	runCtx, stopRunning := context.WithCancel(context.Background())
+	defer stopRunning()
+	var wg sync.WaitGroup
+	for i := 0; i < cfg.Worker.Concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.callLoop(fetchCtx, runCtx, calls)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.describeLoop(fetchCtx, runCtx, describes, meta)
+	}()
+	log.Info("worker started", "concurrency", cfg.Worker.Concurrency, "bus", cfg.BusURL(),
+		"pool_size", cfg.Functions.ColdStartPoolSize)
+
+	<-ctx.Done()
+	stopFetching()
+	drain := time.Duration(cfg.Worker.DrainSeconds) * time.Second
+	log.Info("worker draining", "in_flight", w.inFlight.Load(), "drain", drain.String())
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(drain):
+		log.Warn("drain time over; handing calls back to the queue", "in_flight", w.inFlight.Load())
+		stopRunning()
+		<-done
+	}
+	log.Info("worker stopped")
+	return nil
+}
+
+// callLoop takes one call at a time from the queue until fetchCtx ends.
+func (w *Worker) callLoop(fetchCtx, runCtx context.Context, cons jetstream.Consumer) {
+	for fetchCtx.Err() == nil {
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second), jetstream.FetchContext(fetchCtx))
+		if err != nil {
+			if fetchCtx.Err() != nil {
+				return
+			}
+			w.log.Warn("fetch call failed", "error", err)
+			sleepCtx(fetchCtx, time.Second)
+			continue
+		}
+		for msg := range batch.Messages() {
+			w.handleCall(runCtx, msg)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) &&
+			!errors.Is(err, context.Canceled) && fetchCtx.Err() == nil {
+			w.log.Debug("fetch batch ended", "error", err)
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// functionEnv is the whole environment a function process gets: enough to
+// find interpreters and behave, and none of the server's variables (bus
+// credentials, secrets, TINYBASE_* settings).
+func functionEnv() []string {
+	var env []string
+	for _, k := range []string{"PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "HOME", "PYENV_ROOT", "PYENV_VERSION"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
