@@ -48,6 +48,10 @@ func StartServer(opts ServerOptions) (*Server, error) {
 	} else {
 		l.Close()
 	}
+	port := opts.Port
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
 	nopts := &server.Options{
 		ServerName:             "tinybase",
 		Host:                   opts.Host,

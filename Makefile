@@ -1,0 +1,61 @@
+# TinyBase build, test and benchmark entry points.
+GO       ?= go
+BIN      := bin
+DEMO     ?= demo
+PORT     ?= 8000
+# Packages without SQLite run under the race detector; SQLite compiled with
+# -race is too slow for a 2-core CI machine.
+RACE_PKGS := ./pkg/bus/... ./pkg/runner/... ./pkg/supervisor/... ./pkg/auth/... \
+             ./pkg/config/... ./pkg/scheduler/... ./pkg/worker/...
+
+.PHONY: all build test test-unit test-race test-e2e run bench proto fmt vet clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/tinybase ./cmd/tinybase
+	$(GO) build -o $(BIN)/tinybase-api ./cmd/api
+	$(GO) build -o $(BIN)/tinybase-scheduler ./cmd/scheduler
+	$(GO) build -o $(BIN)/tinybase-worker ./cmd/worker
+
+# The whole suite: vet, unit tests, race tests, end-to-end tests.
+test: vet
+	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
+
+test-unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+
+test-race:
+	$(GO) test -race -count=1 $(RACE_PKGS)
+
+test-e2e:
+	$(GO) test -count=1 -v ./test/e2e/
+
+vet:
+	$(GO) vet ./...
+
+# Build, create a demo project on first use, and serve it.
+run: build
+	@if [ ! -f $(DEMO)/tinybase.toml ]; then \
+		$(BIN)/tinybase init --dir $(DEMO) --admin-email admin@example.com --admin-password admin12345; \
+		echo "demo admin: admin@example.com / admin12345"; \
+	fi
+	TINYBASE_SERVER_PORT=$(PORT) $(BIN)/tinybase serve --dir $(DEMO)
+
+# Go benchmarks plus the HTTP load script.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./pkg/...
+	$(GO) run ./test/bench -bin $(BIN)/tinybase
+
+# Regenerate protobuf code (needs protoc and protoc-gen-go; the generated
+# files are committed so a normal build needs neither).
+proto:
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	protoc --go_out=. --go_opt=paths=source_relative proto/tinybase/bus/v1/*.proto
+
+fmt:
+	gofmt -w cmd internal pkg proto test admin
+
+clean:
+	rm -rf $(BIN)
