@@ -16,6 +16,7 @@ import (
 
 	"github.com/tinybase/tinybase/pkg/auth"
 	"github.com/tinybase/tinybase/pkg/bus"
+	"github.com/tinybase/tinybase/pkg/calls"
 	"github.com/tinybase/tinybase/pkg/collections"
 	"github.com/tinybase/tinybase/pkg/config"
 	"github.com/tinybase/tinybase/pkg/functions"
@@ -75,7 +76,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	})
 	usersSvc := users.NewService(db, hasher)
 	colls := collections.NewService(db)
-	calls := functions.NewCalls(db)
+	callLog := calls.NewCalls(db)
 	registry := functions.NewRegistry()
 
 	user, pass := cfg.BusCredentials()
@@ -95,7 +96,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	defer stopBG()
 	var wg sync.WaitGroup
 
-	disp := newDispatcher(conn, calls, issuer, cfg, log)
+	disp := newDispatcher(conn, callLog, issuer, cfg, log)
 	if err := disp.start(bg); err != nil {
 		return err
 	}
@@ -121,7 +122,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	defer svc.Stop()
 
 	s := &Server{cfg: cfg, log: log, users: usersSvc, issuer: issuer, collections: colls,
-		calls: calls, registry: registry, dispatch: disp}
+		calls: callLog, registry: registry, dispatch: disp}
 	app := s.App()
 
 	serveErr := make(chan error, 1)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tinybase/tinybase/pkg/auth"
 	"github.com/tinybase/tinybase/pkg/bus"
+	"github.com/tinybase/tinybase/pkg/calls"
 	"github.com/tinybase/tinybase/pkg/config"
 	"github.com/tinybase/tinybase/pkg/functions"
 	busv1 "github.com/tinybase/tinybase/proto/tinybase/bus/v1"
@@ -32,7 +33,7 @@ const resultWaitMargin = 60 * time.Second
 // durable consumer, so neither an api restart nor a worker crash loses it.
 type dispatcher struct {
 	conn   *bus.Conn
-	calls  *functions.Calls
+	calls  *calls.Calls
 	issuer *auth.Issuer
 	cfg    *config.Config
 	log    *slog.Logger
@@ -45,8 +46,8 @@ type dispatcher struct {
 	advSub  *nats.Subscription
 }
 
-func newDispatcher(conn *bus.Conn, calls *functions.Calls, issuer *auth.Issuer, cfg *config.Config, log *slog.Logger) *dispatcher {
-	return &dispatcher{conn: conn, calls: calls, issuer: issuer, cfg: cfg, log: log,
+func newDispatcher(conn *bus.Conn, callLog *calls.Calls, issuer *auth.Issuer, cfg *config.Config, log *slog.Logger) *dispatcher {
+	return &dispatcher{conn: conn, calls: callLog, issuer: issuer, cfg: cfg, log: log,
 		waiters: make(map[string]chan *busv1.CallResult)}
 }
 
@@ -101,7 +102,7 @@ func (d *dispatcher) call(ctx context.Context, in callInput) (*callResponse, err
 	defer d.inFlight.Add(-1)
 	id := uuid.NewString()
 	timeout := d.cfg.FunctionTimeout()
-	nc := functions.NewCall{ID: id, FunctionName: in.Meta.Name, TriggerType: in.TriggerType}
+	nc := calls.NewCall{ID: id, FunctionName: in.Meta.Name, TriggerType: in.TriggerType}
 	if in.UserID != "" {
 		u := in.UserID
 		nc.RequestedBy = &u
@@ -145,7 +146,7 @@ func (d *dispatcher) call(ctx context.Context, in callInput) (*callResponse, err
 	if err != nil {
 		msg, typ := "Could not queue the call: "+err.Error(), "DispatchError"
 		now := time.Now()
-		_, _, _ = d.calls.Finish(context.Background(), id, functions.Outcome{Status: "failed",
+		_, _, _ = d.calls.Finish(context.Background(), id, calls.Outcome{Status: "failed",
 			ErrorMessage: &msg, ErrorType: &typ, StartedAt: now, FinishedAt: now})
 		d.log.Error("queue call failed", "call_id", id, "function", in.Meta.Name, "error", err)
 		e := newError(http.StatusServiceUnavailable, "bus_unavailable", "Function workers are unreachable; try again")
@@ -201,7 +202,7 @@ func (d *dispatcher) handleResult(msg jetstream.Msg) {
 }
 
 func (d *dispatcher) record(r *busv1.CallResult) error {
-	o := functions.Outcome{Status: r.Status, DurationMS: r.DurationMs, WorkerID: r.WorkerId,
+	o := calls.Outcome{Status: r.Status, DurationMS: r.DurationMs, WorkerID: r.WorkerId,
 		Attempts: int(r.Attempt), StartedAt: time.UnixMilli(r.StartedAtMs),
 		FinishedAt: time.UnixMilli(r.FinishedAtMs), Stderr: r.Stderr}
 	if r.ErrorMessage != "" {

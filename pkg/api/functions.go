@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/tinybase/tinybase/pkg/calls"
 	"github.com/tinybase/tinybase/pkg/functions"
 )
 
@@ -136,7 +137,7 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := functions.Filter{FunctionName: c.Query("function_name"), Status: c.Query("status"),
+	f := calls.Filter{FunctionName: c.Query("function_name"), Status: c.Query("status"),
 		TriggerType: c.Query("trigger_type"), Limit: limit, Offset: offset}
 	switch f.Status {
 	case "", "running", "succeeded", "failed":
@@ -153,14 +154,14 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 		return err
 	}
 	if list == nil {
-		list = []functions.Call{}
+		list = []calls.Call{}
 	}
 	return c.JSON(fiber.Map{"calls": list, "total": total, "limit": limit, "offset": offset})
 }
 
 func (s *Server) getCall(c *fiber.Ctx) error {
 	call, err := s.calls.Get(c.UserContext(), c.Params("id"))
-	if errors.Is(err, functions.ErrCallNotFound) {
+	if errors.Is(err, calls.ErrCallNotFound) {
 		return notFound(fmt.Sprintf("Function call '%s' not found", c.Params("id")))
 	}
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tinybase/tinybase/admin"
 	"github.com/tinybase/tinybase/pkg/auth"
+	"github.com/tinybase/tinybase/pkg/calls"
 	"github.com/tinybase/tinybase/pkg/collections"
 	"github.com/tinybase/tinybase/pkg/config"
 	"github.com/tinybase/tinybase/pkg/functions"
@@ -27,7 +28,7 @@ type Server struct {
 	users       *users.Service
 	issuer      *auth.Issuer
 	collections *collections.Service
-	calls       *functions.Calls
+	calls       *calls.Calls
 	registry    *functions.Registry
 	dispatch    *dispatcher
 }

@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // ServerOptions configures the embedded NATS server.
@@ -52,6 +54,12 @@ func StartServer(opts ServerOptions) (*Server, error) {
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
+	// The server keeps only a bcrypt hash of the password, so a memory or
+	// config dump of the bus does not reveal it.
+	hash, err := bcrypt.GenerateFromPassword([]byte(opts.Password), 10)
+	if err != nil {
+		return nil, fmt.Errorf("hash bus password: %w", err)
+	}
 	nopts := &server.Options{
 		ServerName:             "tinybase",
 		Host:                   opts.Host,
@@ -59,7 +67,7 @@ func StartServer(opts ServerOptions) (*Server, error) {
 		JetStream:              true,
 		StoreDir:               opts.StoreDir,
 		NoSigs:                 true,
-		Users:                  []*server.User{{Username: opts.User, Password: opts.Password}},
+		Users:                  []*server.User{{Username: opts.User, Password: string(hash)}},
 		MaxPayload:             16 << 20,
 		JetStreamMaxMemory:     256 << 20,
 		DisableJetStreamBanner: true,
@@ -108,8 +116,17 @@ func Run(ctx context.Context, opts ServerOptions) error {
 type natsLogger struct{ log *slog.Logger }
 
 func (l *natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
-func (l *natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
-func (l *natsLogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l *natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l *natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
-func (l *natsLogger) Tracef(format string, v ...any)  {}
+func (l *natsLogger) Warnf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	// Function payloads may be up to 10 MiB by design; the size advice is
+	// noise here.
+	if strings.HasPrefix(msg, "Maximum payloads over") {
+		l.log.Debug(msg)
+		return
+	}
+	l.log.Warn(msg)
+}
+func (l *natsLogger) Fatalf(format string, v ...any) { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Errorf(format string, v ...any) { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Debugf(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Tracef(format string, v ...any) {}

@@ -9,7 +9,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/tinybase/tinybase/pkg/bus"
 	"github.com/tinybase/tinybase/pkg/functions"
 	"github.com/tinybase/tinybase/pkg/runner"
 	busv1 "github.com/tinybase/tinybase/proto/tinybase/bus/v1"
@@ -20,7 +19,7 @@ import (
 // api, do it.
 func (w *Worker) describeLoop(fetchCtx, runCtx context.Context, cons jetstream.Consumer, kv jetstream.KeyValue) {
 	for fetchCtx.Err() == nil {
-		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second), jetstream.FetchContext(fetchCtx))
+		batch, err := fetchOne(fetchCtx, cons)
 		if err != nil {
 			if fetchCtx.Err() != nil {
 				return

@@ -163,7 +163,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 // callLoop takes one call at a time from the queue until fetchCtx ends.
 func (w *Worker) callLoop(fetchCtx, runCtx context.Context, cons jetstream.Consumer) {
 	for fetchCtx.Err() == nil {
-		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second), jetstream.FetchContext(fetchCtx))
+		batch, err := fetchOne(fetchCtx, cons)
 		if err != nil {
 			if fetchCtx.Err() != nil {
 				return
@@ -180,6 +180,24 @@ func (w *Worker) callLoop(fetchCtx, runCtx context.Context, cons jetstream.Consu
 			w.log.Debug("fetch batch ended", "error", err)
 		}
 	}
+}
+
+// fetchOne pulls at most one message, waiting up to 5s for it, and gives
+// up at once when ctx ends.
+func fetchOne(ctx context.Context, cons jetstream.Consumer) (jetstream.MessageBatch, error) {
+	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	go func() {
+		// Release the timer once the batch is done.
+		for range batch.Messages() {
+		}
+		cancel()
+	}()
+	return batch, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {
