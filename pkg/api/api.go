@@ -138,6 +138,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return fmt.Errorf("http server: %w", err)
 	}
 	log.Info("api stopping: closing http")
+	disp.release()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := app.ShutdownWithContext(sctx); err != nil {

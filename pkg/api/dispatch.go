@@ -44,11 +44,17 @@ type dispatcher struct {
 
 	consume jetstream.ConsumeContext
 	advSub  *nats.Subscription
+
+	// closing is closed when the api starts shutting down: callers still
+	// waiting for a result are answered at once instead of holding up the
+	// shutdown; their calls go on and are recorded by the next api.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 func newDispatcher(conn *bus.Conn, callLog *calls.Calls, issuer *auth.Issuer, cfg *config.Config, log *slog.Logger) *dispatcher {
 	return &dispatcher{conn: conn, calls: callLog, issuer: issuer, cfg: cfg, log: log,
-		waiters: make(map[string]chan *busv1.CallResult)}
+		waiters: make(map[string]chan *busv1.CallResult), closing: make(chan struct{})}
 }
 
 // start begins consuming results and lost-call advisories.
@@ -68,7 +74,11 @@ func (d *dispatcher) start(ctx context.Context) error {
 	return nil
 }
 
+// release answers every waiting caller; see closing.
+func (d *dispatcher) release() { d.closeOnce.Do(func() { close(d.closing) }) }
+
 func (d *dispatcher) stop() {
+	d.release()
 	if d.consume != nil {
 		d.consume.Stop()
 	}
@@ -159,6 +169,11 @@ func (d *dispatcher) call(ctx context.Context, in callInput) (*callResponse, err
 	select {
 	case r := <-ch:
 		return responseOf(r), nil
+	case <-d.closing:
+		e := newError(http.StatusServiceUnavailable, "shutting_down",
+			fmt.Sprintf("The server is restarting; function call '%s' continues and will be recorded", id))
+		e.Headers = map[string]string{"Retry-After": "5"}
+		return nil, e
 	case <-wait.C:
 		e := newError(http.StatusGatewayTimeout, "call_pending",
 			fmt.Sprintf("Function call '%s' did not finish in time; it stays recorded and may still complete", id))

@@ -1,0 +1,296 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tinybase/tinybase/internal/testenv"
+	"github.com/tinybase/tinybase/pkg/api"
+	"github.com/tinybase/tinybase/pkg/worker"
+)
+
+// slowPy sleeps for the requested seconds, then answers.
+const slowPy = `from tinybase_sdk import register
+from tinybase_sdk.cli import run
+import time
+
+@register(name="slow", description="sleeps", auth="public")
+def slow(client, payload: dict) -> dict:
+    time.sleep(float(payload.get("seconds", 1)))
+    return {"slept": payload.get("seconds", 1)}
+
+if __name__ == "__main__":
+    run()
+`
+
+type harness struct {
+	env  *testenv.Env
+	base string
+}
+
+func startAPI(t *testing.T, env *testenv.Env) (*testenv.Role, string) {
+	ln := testenv.Listen(t)
+	base := "http://" + ln.Addr().String()
+	r := env.Start("api", func(ctx context.Context) error {
+		return api.Run(ctx, env.Config, api.Options{Logger: testenv.Logger(t, "api"), Listener: ln})
+	})
+	testenv.WaitFor(t, 20*time.Second, "api up", func() error {
+		resp, err := http.Get(base + "/api/health")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	})
+	return r, base
+}
+
+func startWorker(t *testing.T, env *testenv.Env, id string) *testenv.Role {
+	return env.Start(id, func(ctx context.Context) error {
+		return worker.Run(ctx, env.Config, worker.Options{ID: id, Logger: testenv.Logger(t, id)})
+	})
+}
+
+func post(t *testing.T, url, token string, body any) (int, map[string]any) {
+	t.Helper()
+	data, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(data))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return resp.StatusCode, out
+}
+
+func get(t *testing.T, url, token string, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		_ = json.Unmarshal(raw, out)
+	}
+	return resp.StatusCode
+}
+
+func waitListed(t *testing.T, base, name string) {
+	testenv.WaitFor(t, 30*time.Second, name+" listed", func() error {
+		var fns []map[string]any
+		get(t, base+"/api/functions", "", &fns)
+		for _, f := range fns {
+			if f["name"] == name {
+				return nil
+			}
+		}
+		return fmt.Errorf("functions: %v", fns)
+	})
+}
+
+func login(t *testing.T, base string) string {
+	code, out := post(t, base+"/api/auth/login", "", map[string]string{"email": "admin@example.com", "password": "admin12345"})
+	if code != 200 {
+		t.Fatalf("login: %d %v", code, out)
+	}
+	return out["access_token"].(string)
+}
+
+func TestCallThroughWorker(t *testing.T) {
+	env := testenv.New(t)
+	_, base := startAPI(t, env)
+	startWorker(t, env, "w1")
+	waitListed(t, base, "hello")
+
+	code, out := post(t, base+"/api/functions/hello", "", map[string]string{"name": "Ada"})
+	if code != 200 || out["status"] != "succeeded" {
+		t.Fatalf("call: %d %v", code, out)
+	}
+	if res, _ := out["result"].(map[string]any); res["message"] != "Hello, Ada!" {
+		t.Fatalf("result: %v", out)
+	}
+	token := login(t, base)
+	var call map[string]any
+	if code := get(t, base+"/api/admin/functions/calls/"+out["call_id"].(string), token, &call); code != 200 ||
+		call["worker_id"] != "w1" || call["status"] != "succeeded" {
+		t.Fatalf("call record: %d %v", code, call)
+	}
+
+	// Bad inputs get clear errors and create no call.
+	for _, tc := range []struct {
+		path, body string
+		want       int
+	}{
+		{"/api/functions/nope", `{}`, 404},
+		{"/api/functions/hello", `[1,2]`, 422},
+		{"/api/functions/hello", `{"name":`, 422},
+	} {
+		resp, err := http.Post(base+tc.path, "application/json", bytes.NewReader([]byte(tc.body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("POST %s %s: %d, want %d", tc.path, tc.body, resp.StatusCode, tc.want)
+		}
+	}
+	var calls struct {
+		Total int `json:"total"`
+	}
+	get(t, base+"/api/admin/functions/calls", token, &calls)
+	if calls.Total != 1 {
+		t.Errorf("calls recorded: %d, want 1", calls.Total)
+	}
+}
+
+// TestQueuedCallWaitsForWorker checks that a call accepted while no worker
+// runs is kept and completed when a worker joins.
+func TestQueuedCallWaitsForWorker(t *testing.T) {
+	env := testenv.New(t)
+	_, base := startAPI(t, env)
+	w := startWorker(t, env, "w1")
+	waitListed(t, base, "hello")
+	if err := w.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		code int
+		out  map[string]any
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out := post(t, base+"/api/functions/hello", "", map[string]string{"name": "Queued"})
+		done <- result{code, out}
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("call finished without a worker: %v", r)
+	case <-time.After(time.Second):
+	}
+	startWorker(t, env, "w2")
+	select {
+	case r := <-done:
+		if r.code != 200 || r.out["status"] != "succeeded" {
+			t.Fatalf("queued call: %d %v", r.code, r.out)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("queued call not completed after a worker joined")
+	}
+}
+
+// TestResultRecordedAcrossAPIRestart checks that a call whose result
+// arrives while the api is down is recorded once the api is back.
+func TestResultRecordedAcrossAPIRestart(t *testing.T) {
+	env := testenv.New(t)
+	if err := os.WriteFile(filepath.Join(env.Config.FunctionsDir(), "slow.py"), []byte(slowPy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, base := startAPI(t, env)
+	startWorker(t, env, "w1")
+	waitListed(t, base, "slow")
+	token := login(t, base)
+
+	go func() {
+		// The api stops while this waits; the client error is expected.
+		data := []byte(`{"seconds": 2}`)
+		resp, err := http.Post(base+"/api/functions/slow", "application/json", bytes.NewReader(data))
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	var calls struct {
+		Calls []map[string]any `json:"calls"`
+	}
+	testenv.WaitFor(t, 10*time.Second, "call recorded as running", func() error {
+		get(t, base+"/api/admin/functions/calls", token, &calls)
+		if len(calls.Calls) != 1 {
+			return fmt.Errorf("calls: %v", calls.Calls)
+		}
+		return nil
+	})
+	if err := a.Stop(t); err != nil {
+		t.Fatalf("api stop: %v", err)
+	}
+	time.Sleep(3 * time.Second) // the function finishes while the api is down
+	_, base = startAPI(t, env)
+	token = login(t, base)
+	testenv.WaitFor(t, 20*time.Second, "result recorded after restart", func() error {
+		var call map[string]any
+		get(t, base+"/api/admin/functions/calls/"+calls.Calls[0]["id"].(string), token, &call)
+		if call["status"] != "succeeded" {
+			return fmt.Errorf("call: %v", call)
+		}
+		return nil
+	})
+}
+
+// TestDrainHandsCallBack checks that a worker stopping with a call still
+// running past its drain time hands the call back, and another worker
+// completes it.
+func TestDrainHandsCallBack(t *testing.T) {
+	env := testenv.New(t) // drain_seconds = 5
+	if err := os.WriteFile(filepath.Join(env.Config.FunctionsDir(), "slow.py"), []byte(slowPy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, base := startAPI(t, env)
+	w1 := startWorker(t, env, "w1")
+	waitListed(t, base, "slow")
+	token := login(t, base)
+
+	done := make(chan map[string]any, 1)
+	go func() {
+		_, out := post(t, base+"/api/functions/slow", "", map[string]any{"seconds": 7})
+		done <- out
+	}()
+	testenv.WaitFor(t, 10*time.Second, "call running", func() error {
+		var calls struct {
+			Total int `json:"total"`
+		}
+		get(t, base+"/api/admin/functions/calls?status=running", token, &calls)
+		if calls.Total != 1 {
+			return fmt.Errorf("running calls: %d", calls.Total)
+		}
+		return nil
+	})
+	time.Sleep(500 * time.Millisecond) // let w1 start the process
+	stopped := make(chan error, 1)
+	go func() { stopped <- w1.Stop(t) }()
+	startWorker(t, env, "w2")
+	select {
+	case out := <-done:
+		if out["status"] != "succeeded" {
+			t.Fatalf("handed-back call: %v", out)
+		}
+		var call map[string]any
+		get(t, base+"/api/admin/functions/calls/"+out["call_id"].(string), token, &call)
+		if call["worker_id"] != "w2" || call["attempts"].(float64) < 2 {
+			t.Fatalf("call record: %v", call)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("handed-back call did not complete")
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("w1 stop: %v", err)
+	}
+}
