@@ -19,7 +19,7 @@ import (
 // api, do it.
 func (w *Worker) describeLoop(fetchCtx, runCtx context.Context, cons jetstream.Consumer, kv jetstream.KeyValue) {
 	for fetchCtx.Err() == nil {
-		batch, err := fetchOne(fetchCtx, cons)
+		batch, done, err := fetchOne(fetchCtx, cons)
 		if err != nil {
 			if fetchCtx.Err() != nil {
 				return
@@ -30,6 +30,7 @@ func (w *Worker) describeLoop(fetchCtx, runCtx context.Context, cons jetstream.C
 		for msg := range batch.Messages() {
 			w.handleDescribe(runCtx, msg, kv)
 		}
+		done()
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && fetchCtx.Err() == nil {
 			w.log.Debug("describe fetch ended", "error", err)
 		}

@@ -90,8 +90,15 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return fmt.Errorf("open function metadata: %w", err)
 	}
 
+	// Keep at least as many warm processes as calls this worker runs at
+	// once; otherwise every burst above the pool size pays a cold start.
+	// A pool size of 0 still means a fresh process for every call.
+	pool := cfg.Functions.ColdStartPoolSize
+	if pool > 0 {
+		pool = max(pool, cfg.Worker.Concurrency)
+	}
 	r := runner.New(runner.Options{
-		PoolSize:       cfg.Functions.ColdStartPoolSize,
+		PoolSize:       pool,
 		IdleTTL:        time.Duration(cfg.Functions.ColdStartTTLSeconds) * time.Second,
 		Env:            functionEnv(),
 		SDKDir:         sdkDir,
@@ -163,7 +170,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 // callLoop takes one call at a time from the queue until fetchCtx ends.
 func (w *Worker) callLoop(fetchCtx, runCtx context.Context, cons jetstream.Consumer) {
 	for fetchCtx.Err() == nil {
-		batch, err := fetchOne(fetchCtx, cons)
+		batch, done, err := fetchOne(fetchCtx, cons)
 		if err != nil {
 			if fetchCtx.Err() != nil {
 				return
@@ -175,6 +182,7 @@ func (w *Worker) callLoop(fetchCtx, runCtx context.Context, cons jetstream.Consu
 		for msg := range batch.Messages() {
 			w.handleCall(runCtx, msg)
 		}
+		done()
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) &&
 			!errors.Is(err, context.Canceled) && fetchCtx.Err() == nil {
 			w.log.Debug("fetch batch ended", "error", err)
@@ -183,21 +191,16 @@ func (w *Worker) callLoop(fetchCtx, runCtx context.Context, cons jetstream.Consu
 }
 
 // fetchOne pulls at most one message, waiting up to 5s for it, and gives
-// up at once when ctx ends.
-func fetchOne(ctx context.Context, cons jetstream.Consumer) (jetstream.MessageBatch, error) {
+// up at once when ctx ends. The caller ranges over the batch's messages,
+// then calls done.
+func fetchOne(ctx context.Context, cons jetstream.Consumer) (batch jetstream.MessageBatch, done func(), err error) {
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
+	batch, err = cons.Fetch(1, jetstream.FetchContext(fctx))
 	if err != nil {
 		cancel()
-		return nil, err
+		return nil, nil, err
 	}
-	go func() {
-		// Release the timer once the batch is done.
-		for range batch.Messages() {
-		}
-		cancel()
-	}()
-	return batch, nil
+	return batch, cancel, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {
