@@ -294,3 +294,45 @@ func TestDrainHandsCallBack(t *testing.T) {
 		t.Fatalf("w1 stop: %v", err)
 	}
 }
+
+// TestNewVersionServes edits a function file; calls switch to the new
+// version without a restart, and removing the file unlists it.
+func TestNewVersionServes(t *testing.T) {
+	env := testenv.New(t)
+	_, base := startAPI(t, env)
+	startWorker(t, env, "w1")
+	waitListed(t, base, "hello")
+	if code, out := post(t, base+"/api/functions/hello", "", map[string]string{"name": "Ada"}); code != 200 ||
+		out["result"].(map[string]any)["message"] != "Hello, Ada!" {
+		t.Fatalf("v1: %d %v", code, out)
+	}
+	path := filepath.Join(env.Config.FunctionsDir(), "hello.py")
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := bytes.Replace(src, []byte(`f"Hello, {payload.name}!"`), []byte(`f"Hi, {payload.name}!"`), 1)
+	if bytes.Equal(v2, src) {
+		t.Fatal("template changed; update this test")
+	}
+	if err := os.WriteFile(path, v2, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 30*time.Second, "v2 serving", func() error {
+		_, out := post(t, base+"/api/functions/hello", "", map[string]string{"name": "Ada"})
+		if res, _ := out["result"].(map[string]any); res["message"] != "Hi, Ada!" {
+			return fmt.Errorf("answer %v", out)
+		}
+		return nil
+	})
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 30*time.Second, "hello unlisted", func() error {
+		code, _ := post(t, base+"/api/functions/hello", "", map[string]string{"name": "Ada"})
+		if code != 404 {
+			return fmt.Errorf("status %d", code)
+		}
+		return nil
+	})
+}

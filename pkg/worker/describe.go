@@ -86,3 +86,49 @@ func short(d string) string {
 	}
 	return d
 }
+
+// watchVersions stops the idle warm processes of a function version as
+// soon as a newer version (or the file's removal) is announced, so old
+// code stops serving without waiting for the idle TTL.
+func (w *Worker) watchVersions(ctx context.Context, kv jetstream.KeyValue) {
+	watcher, err := kv.WatchAll(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("watch function versions failed", "error", err)
+		}
+		return
+	}
+	defer watcher.Stop()
+	digests := map[string]string{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-watcher.Updates():
+			if !ok {
+				return
+			}
+			if e == nil {
+				continue
+			}
+			file := functions.FileOfMetaKey(e.Key())
+			old := digests[file]
+			if e.Operation() != jetstream.KeyValuePut {
+				if old != "" {
+					w.runner.Drop(old)
+					delete(digests, file)
+				}
+				continue
+			}
+			var m functions.Meta
+			if json.Unmarshal(e.Value(), &m) != nil {
+				continue
+			}
+			if old != "" && old != m.Digest {
+				w.runner.Drop(old)
+				w.log.Info("function version replaced", "file", file, "old", short(old), "new", short(m.Digest))
+			}
+			digests[file] = m.Digest
+		}
+	}
+}

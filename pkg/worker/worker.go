@@ -142,10 +142,14 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			w.callLoop(fetchCtx, runCtx, calls)
 		}()
 	}
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		w.describeLoop(fetchCtx, runCtx, describes, meta)
+	}()
+	go func() {
+		defer wg.Done()
+		w.watchVersions(fetchCtx, meta)
 	}()
 	log.Info("worker started", "concurrency", cfg.Worker.Concurrency, "bus", cfg.BusURL(),
 		"pool_size", cfg.Functions.ColdStartPoolSize)
