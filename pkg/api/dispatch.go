@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -88,6 +89,9 @@ func (d *dispatcher) stop() {
 }
 
 type callInput struct {
+	// CallID, when set, is the call's id; triggers that may be delivered
+	// twice (schedule fires) derive it from their own identity.
+	CallID      string
 	Meta        functions.Meta
 	UserID      string
 	IsAdmin     bool
@@ -106,11 +110,17 @@ type callResponse struct {
 	DurationMS   int64           `json:"duration_ms"`
 }
 
-// call records, enqueues and waits for one function call.
-func (d *dispatcher) call(ctx context.Context, in callInput) (*callResponse, error) {
-	d.inFlight.Add(1)
-	defer d.inFlight.Add(-1)
-	id := uuid.NewString()
+// enqueue records a call and stores it in the work queue. With wait set,
+// it first registers a waiter whose channel receives the result; the
+// caller must then call forget(id). A CallID given in the input is used
+// as is, and a call already recorded under it is only re-published (the
+// queue's deduplication window drops the duplicate), so a redelivered
+// trigger never runs twice.
+func (d *dispatcher) enqueue(ctx context.Context, in callInput, wait bool) (string, chan *busv1.CallResult, error) {
+	id := in.CallID
+	if id == "" {
+		id = uuid.NewString()
+	}
 	timeout := d.cfg.FunctionTimeout()
 	nc := calls.NewCall{ID: id, FunctionName: in.Meta.Name, TriggerType: in.TriggerType}
 	if in.UserID != "" {
@@ -121,12 +131,12 @@ func (d *dispatcher) call(ctx context.Context, in callInput) (*callResponse, err
 		t := in.TriggerID
 		nc.TriggerID = &t
 	}
-	if _, err := d.calls.Create(ctx, nc); err != nil {
-		return nil, fmt.Errorf("record call: %w", err)
+	if _, err := d.calls.Create(ctx, nc); err != nil && !(in.CallID != "" && errors.Is(err, calls.ErrCallExists)) {
+		return "", nil, fmt.Errorf("record call: %w", err)
 	}
 	token, err := d.issuer.IssueCallToken(in.UserID, in.IsAdmin, id, timeout+resultWaitMargin)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	req := &busv1.CallRequest{
 		CallId: id, FunctionName: in.Meta.Name, Bundle: in.Meta.Bundle, Digest: in.Meta.Digest,
@@ -138,22 +148,20 @@ func (d *dispatcher) call(ctx context.Context, in callInput) (*callResponse, err
 	}
 	data, err := proto.Marshal(req)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	ch := make(chan *busv1.CallResult, 1)
-	d.mu.Lock()
-	d.waiters[id] = ch
-	d.mu.Unlock()
-	defer func() {
+	var ch chan *busv1.CallResult
+	if wait {
+		ch = make(chan *busv1.CallResult, 1)
 		d.mu.Lock()
-		delete(d.waiters, id)
+		d.waiters[id] = ch
 		d.mu.Unlock()
-	}()
-
+	}
 	pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	_, err = d.conn.JS.Publish(pctx, bus.CallSubjectPrefix+in.Meta.Name, data, jetstream.WithMsgID(id))
 	cancel()
 	if err != nil {
+		d.forget(id)
 		msg, typ := "Could not queue the call: "+err.Error(), "DispatchError"
 		now := time.Now()
 		_, _, _ = d.calls.Finish(context.Background(), id, calls.Outcome{Status: "failed",
@@ -161,10 +169,28 @@ func (d *dispatcher) call(ctx context.Context, in callInput) (*callResponse, err
 		d.log.Error("queue call failed", "call_id", id, "function", in.Meta.Name, "error", err)
 		e := newError(http.StatusServiceUnavailable, "bus_unavailable", "Function workers are unreachable; try again")
 		e.Cause = err
-		return nil, e
+		return "", nil, e
 	}
+	return id, ch, nil
+}
 
-	wait := time.NewTimer(timeout + resultWaitMargin)
+// forget drops the waiter of a call.
+func (d *dispatcher) forget(id string) {
+	d.mu.Lock()
+	delete(d.waiters, id)
+	d.mu.Unlock()
+}
+
+// call records, enqueues and waits for one function call.
+func (d *dispatcher) call(ctx context.Context, in callInput) (*callResponse, error) {
+	d.inFlight.Add(1)
+	defer d.inFlight.Add(-1)
+	id, ch, err := d.enqueue(ctx, in, true)
+	if err != nil {
+		return nil, err
+	}
+	defer d.forget(id)
+	wait := time.NewTimer(d.cfg.FunctionTimeout() + resultWaitMargin)
 	defer wait.Stop()
 	select {
 	case r := <-ch:

@@ -78,7 +78,7 @@ func StartServer(opts ServerOptions) (*Server, error) {
 	}
 	ns.SetLoggerV2(&natsLogger{log: log}, false, false, false)
 	ns.Start()
-	if !ns.ReadyForConnections(15 * time.Second) {
+	if !ns.ReadyForConnections(60 * time.Second) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("bus did not become ready on %s", addr)
 	}
