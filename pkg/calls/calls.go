@@ -6,6 +6,7 @@ package calls
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -58,7 +59,16 @@ type Call struct {
 	DurationMS        *int64  `json:"duration_ms"`
 	ErrorMessage      *string `json:"error_message"`
 	ErrorType         *string `json:"error_type"`
+	VersionID         *string `json:"version_id"`
 	CreatedAt         string  `json:"created_at"`
+}
+
+// Detail is a call with what is kept beside it: the tail of its stderr and,
+// for calls that asked for it, its result.
+type Detail struct {
+	Call
+	Stderr *string         `json:"stderr"`
+	Result json.RawMessage `json:"result"`
 }
 
 // NewCall describes a call being accepted.
@@ -73,6 +83,11 @@ type NewCall struct {
 	// RequestedBy is the calling user's id, nil for anonymous and scheduled
 	// calls.
 	RequestedBy *string
+	// VersionID is the function version the call runs.
+	VersionID *string
+	// KeepResult stores the result with the call, for callers that fetch
+	// it later.
+	KeepResult bool
 }
 
 // Outcome is a worker's report of how a call ended.
@@ -93,6 +108,9 @@ type Outcome struct {
 	// Stderr is the process's log output; only its last MaxStderrBytes are
 	// kept.
 	Stderr string
+	// Result is the JSON result; stored only for calls created with
+	// KeepResult.
+	Result json.RawMessage
 }
 
 // Filter selects calls for List. Empty strings match everything.
@@ -114,7 +132,7 @@ type Calls struct {
 func NewCalls(db *store.DB) *Calls { return &Calls{db: db} }
 
 const callColumns = `id, function_name, status, trigger_type, trigger_id, requested_by_user_id, worker_id,
-	attempts, started_at, finished_at, duration_ms, error_message, error_type, created_at`
+	attempts, started_at, finished_at, duration_ms, error_message, error_type, version_id, created_at`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -122,7 +140,7 @@ func scanCall(r rowScanner) (Call, error) {
 	var c Call
 	err := r.Scan(&c.ID, &c.FunctionName, &c.Status, &c.TriggerType, &c.TriggerID, &c.RequestedByUserID,
 		&c.WorkerID, &c.Attempts, &c.StartedAt, &c.FinishedAt, &c.DurationMS, &c.ErrorMessage, &c.ErrorType,
-		&c.CreatedAt)
+		&c.VersionID, &c.CreatedAt)
 	return c, err
 }
 
@@ -150,14 +168,16 @@ func (c *Calls) Create(ctx context.Context, nc NewCall) (Call, error) {
 		TriggerType:       nc.TriggerType,
 		TriggerID:         nonEmpty(nc.TriggerID),
 		RequestedByUserID: nonEmpty(nc.RequestedBy),
+		VersionID:         nonEmpty(nc.VersionID),
 		CreatedAt:         store.Now(),
 	}
 	_, err := c.db.W.ExecContext(ctx,
 		`INSERT INTO function_calls
-			(id, function_name, status, trigger_type, trigger_id, requested_by_user_id, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			(id, function_name, status, trigger_type, trigger_id, requested_by_user_id, version_id, keep_result,
+			created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		call.ID, call.FunctionName, call.Status, call.TriggerType, call.TriggerID, call.RequestedByUserID,
-		call.CreatedAt)
+		call.VersionID, nc.KeepResult, call.CreatedAt)
 	switch constraintCode(err) {
 	case sqlite3.CONSTRAINT_PRIMARYKEY, sqlite3.CONSTRAINT_UNIQUE:
 		return Call{}, fmt.Errorf("%w: %s", ErrCallExists, call.ID)
@@ -203,11 +223,12 @@ func (c *Calls) Finish(ctx context.Context, id string, o Outcome) (Call, bool, e
 		var err error
 		call, err = scanCall(tx.QueryRowContext(ctx,
 			`UPDATE function_calls SET status = ?, worker_id = ?, attempts = ?, started_at = ?, finished_at = ?,
-				duration_ms = ?, error_message = ?, error_type = ?, stderr = ?
+				duration_ms = ?, error_message = ?, error_type = ?, stderr = ?,
+				result = CASE WHEN keep_result = 1 THEN ? ELSE NULL END
 			WHERE id = ? AND status = ?
 			RETURNING `+callColumns,
 			o.Status, workerID, max(o.Attempts, 0), startedAt, store.FormatTime(finishedAt),
-			max(o.DurationMS, 0), o.ErrorMessage, o.ErrorType, stderr,
+			max(o.DurationMS, 0), o.ErrorMessage, o.ErrorType, stderr, nullableJSON(o.Result),
 			id, StatusRunning))
 		if err == nil {
 			applied = true
@@ -229,6 +250,35 @@ func (c *Calls) Finish(ctx context.Context, id string, o Outcome) (Call, bool, e
 		return Call{}, false, fmt.Errorf("finish function call: %w", err)
 	}
 	return call, applied, nil
+}
+
+// GetDetail returns the call with its kept stderr and result.
+func (c *Calls) GetDetail(ctx context.Context, id string) (Detail, error) {
+	var d Detail
+	var result *string
+	row := c.db.R.QueryRowContext(ctx, `SELECT `+callColumns+`, stderr, result FROM function_calls WHERE id = ?`, id)
+	err := row.Scan(&d.ID, &d.FunctionName, &d.Status, &d.TriggerType, &d.TriggerID, &d.RequestedByUserID,
+		&d.WorkerID, &d.Attempts, &d.StartedAt, &d.FinishedAt, &d.DurationMS, &d.ErrorMessage, &d.ErrorType,
+		&d.VersionID, &d.CreatedAt, &d.Stderr, &result)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Detail{}, ErrCallNotFound
+	}
+	if err != nil {
+		return Detail{}, fmt.Errorf("get function call: %w", err)
+	}
+	d.Result = json.RawMessage("null")
+	if result != nil {
+		d.Result = json.RawMessage(*result)
+	}
+	return d, nil
+}
+
+func nullableJSON(raw json.RawMessage) *string {
+	if len(raw) == 0 {
+		return nil
+	}
+	s := string(raw)
+	return &s
 }
 
 // Get returns the call with id, or ErrCallNotFound.

@@ -204,7 +204,7 @@ func TestCallJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"trigger_id", "requested_by_user_id", "worker_id", "started_at", "finished_at",
-		"duration_ms", "error_message", "error_type"} {
+		"duration_ms", "error_message", "error_type", "version_id"} {
 		if v, ok := m[k]; !ok || v != nil {
 			t.Errorf("%s = %v (present %v), want null", k, v, ok)
 		}
@@ -214,8 +214,8 @@ func TestCallJSON(t *testing.T) {
 			t.Errorf("%s missing from %s", k, b)
 		}
 	}
-	if len(m) != 14 {
-		t.Errorf("%d keys in %s, want 14", len(m), b)
+	if len(m) != 15 {
+		t.Errorf("%d keys in %s, want 15", len(m), b)
 	}
 }
 
@@ -328,4 +328,30 @@ func reverse(s []string) []string {
 		out[len(s)-1-i] = v
 	}
 	return out
+}
+
+func TestKeepResult(t *testing.T) {
+	calls, _ := newCalls(t)
+	ctx := context.Background()
+	for _, keep := range []bool{true, false} {
+		c, err := calls.Create(ctx, NewCall{FunctionName: "f", KeepResult: keep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := calls.Finish(ctx, c.ID, Outcome{Status: StatusSucceeded, Result: json.RawMessage(`{"n":9007199254740993}`),
+			Stderr: "log line"}); err != nil {
+			t.Fatal(err)
+		}
+		d, err := calls.GetDetail(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "null"
+		if keep {
+			want = `{"n":9007199254740993}`
+		}
+		if string(d.Result) != want || d.Stderr == nil || *d.Stderr != "log line" {
+			t.Errorf("keep=%v: result %s stderr %v", keep, d.Result, d.Stderr)
+		}
+	}
 }
