@@ -3,10 +3,11 @@ GO       ?= go
 BIN      := bin
 DEMO     ?= demo
 PORT     ?= 8000
+BUS_PORT ?= 4222
 # Packages without SQLite run under the race detector; SQLite compiled with
 # -race is too slow for a 2-core CI machine.
 RACE_PKGS := ./pkg/bus/... ./pkg/runner/... ./pkg/supervisor/... ./pkg/auth/... \
-             ./pkg/config/... ./pkg/scheduler/... ./pkg/worker/...
+             ./pkg/config/... ./pkg/scheduler/... ./pkg/worker/... ./pkg/ratelimit/... ./pkg/email/...
 
 .PHONY: all build test test-unit test-race test-e2e run bench proto fmt vet clean
 
@@ -41,12 +42,15 @@ run: build
 		$(BIN)/tinybase init --dir $(DEMO) --admin-email admin@example.com --admin-password admin12345; \
 		echo "demo admin: admin@example.com / admin12345"; \
 	fi
-	TINYBASE_SERVER_PORT=$(PORT) $(BIN)/tinybase serve --dir $(DEMO)
+	TINYBASE_SERVER_HOST=127.0.0.1 TINYBASE_SERVER_PORT=$(PORT) TINYBASE_BUS_PORT=$(BUS_PORT) \
+		$(BIN)/tinybase serve --dir $(DEMO)
 
 # Go benchmarks plus the HTTP load script.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./pkg/...
 	$(GO) run ./test/bench -bin $(BIN)/tinybase
+	$(GO) run ./test/authbench -bin $(BIN)/tinybase -concurrency 32
+	$(GO) run ./test/bench/scheduler -bin $(BIN)/tinybase
 
 # Regenerate protobuf code (needs protoc and protoc-gen-go; the generated
 # files are committed so a normal build needs neither).

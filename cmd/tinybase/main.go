@@ -18,6 +18,7 @@ type root struct {
 	Worker    cli.WorkerCmd    `cmd:"" help:"Run a worker alone (any host that reaches the bus)."`
 	Bus       cli.BusCmd       `cmd:"" help:"Run the embedded bus alone."`
 	Status    cli.StatusCmd    `cmd:"" help:"List the live roles and workers."`
+	Functions cli.FunctionsCmd `cmd:"" help:"Create, build, list, call and deploy functions."`
 	Config    cli.ConfigCmd    `cmd:"" help:"Configuration commands."`
 	Version   cli.VersionCmd   `cmd:"" help:"Print the version."`
 }

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/tinybase/tinybase/internal/harden"
 	"github.com/tinybase/tinybase/pkg/config"
 	"github.com/tinybase/tinybase/pkg/logging"
 )
@@ -41,6 +42,11 @@ func (b BusFlags) apply(cfg *config.Config) {
 
 // load reads the project configuration and reports unknown keys.
 func load(g *Globals, log *slog.Logger) (*config.Config, error) {
+	// Roles hold secrets in memory and in their environment: keep other
+	// processes of the same user (such as function code) out of both.
+	if err := harden.NoDump(); err != nil && log != nil {
+		log.Warn("could not mark process non-dumpable", "error", err)
+	}
 	cfg, err := config.Load(g.Dir, os.Environ())
 	if err != nil {
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -48,11 +50,11 @@ func (c *StatusCmd) Run(g *Globals) error {
 	if err := needBusCredentials(cfg); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second+c.Wait)
 	defer cancel()
 	user, pass := cfg.BusCredentials()
 	conn, err := bus.Connect(ctx, bus.ConnectOptions{URL: cfg.BusURL(), User: user, Password: pass,
-		Name: "tinybase-status", Logger: bootLogger("status")})
+		Name: "tinybase-status", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return fmt.Errorf("%w (is tinybase serve running?)", err)
 	}

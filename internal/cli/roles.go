@@ -2,9 +2,11 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
+	"github.com/tinybase/tinybase/internal/lockfile"
 	"github.com/tinybase/tinybase/pkg/api"
 	"github.com/tinybase/tinybase/pkg/bus"
 	"github.com/tinybase/tinybase/pkg/config"
@@ -26,7 +28,7 @@ func (c *ServeCmd) Run(g *Globals) error {
 	}
 	log := roleLogger(cfg, "supervisor")
 	if !cfg.Secrets.Present() {
-		return supervisor.ErrNotInitialised
+		return fmt.Errorf("%s is %w", cfg.Dir, supervisor.ErrNotInitialised)
 	}
 	n := cfg.Worker.Count
 	if c.Workers >= 0 {
@@ -53,6 +55,11 @@ func (c *APICmd) Run(g *Globals) error {
 	if !cfg.Secrets.Present() {
 		return config.ErrNotInitialised
 	}
+	release, err := lockfile.Lock(cfg.StatePath(), "api")
+	if err != nil {
+		return err
+	}
+	defer release()
 	ctx, stop := signalContext()
 	defer stop()
 	watchParent(ctx, stop)
@@ -124,6 +131,11 @@ func (c *BusCmd) Run(g *Globals) error {
 	if pass == "" {
 		return config.ErrNotInitialised
 	}
+	release, err := lockfile.Lock(cfg.StatePath(), "bus")
+	if err != nil {
+		return err
+	}
+	defer release()
 	ctx, stop := signalContext()
 	defer stop()
 	return bus.Run(ctx, bus.ServerOptions{Host: cfg.Bus.Host, Port: cfg.Bus.Port,

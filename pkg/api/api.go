@@ -14,15 +14,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tinybase/tinybase/pkg/auth"
 	"github.com/tinybase/tinybase/pkg/bus"
 	"github.com/tinybase/tinybase/pkg/calls"
 	"github.com/tinybase/tinybase/pkg/collections"
 	"github.com/tinybase/tinybase/pkg/config"
 	"github.com/tinybase/tinybase/pkg/functions"
+	"github.com/tinybase/tinybase/pkg/metrics"
 	"github.com/tinybase/tinybase/pkg/store"
-	"github.com/tinybase/tinybase/pkg/users"
 	"github.com/tinybase/tinybase/pkg/version"
+	"github.com/tinybase/tinybase/pkg/versions"
 )
 
 // Options configures the api role.
@@ -68,13 +68,12 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	}
 	defer db.Close()
 
-	hasher := auth.NewHasher(cfg.Auth.BcryptCost, cfg.Auth.HashConcurrency)
-	issuer := auth.NewIssuer(cfg.Secrets.JWTSecret, auth.IssuerOptions{
-		AccessTTL:  time.Duration(cfg.JWT.AccessTokenExpireMinutes) * time.Minute,
-		RefreshTTL: time.Duration(cfg.JWT.RefreshTokenExpireDays) * 24 * time.Hour,
-		Leeway:     time.Duration(cfg.JWT.LeewaySeconds) * time.Second,
-	})
-	usersSvc := users.NewService(db, hasher)
+	acct, err := newAccounts(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
+	defer acct.stop()
+	issuer, usersSvc := acct.issuer, acct.users
 	colls := collections.NewService(db)
 	callLog := calls.NewCalls(db)
 	registry := functions.NewRegistry()
@@ -89,18 +88,31 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if err := bus.EnsureTopology(ctx, conn.JS); err != nil {
 		return fmt.Errorf("bus topology: %w", err)
 	}
+	acct.attachBus(conn.NC)
+	colls.SetPublisher(recordEvents{nc: conn.NC})
 
 	// Background components share one context, cancelled at shutdown after
 	// HTTP has stopped.
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	var wg sync.WaitGroup
+	acct.start(bg, &wg)
 
+	fnVersions := versions.New(db)
+	workers, err := newWorkerView(conn.NC)
+	if err != nil {
+		return fmt.Errorf("watch workers: %w", err)
+	}
+	defer workers.stop()
+	go workers.seed(conn.NC)
 	disp := newDispatcher(conn, callLog, issuer, cfg, log)
+	disp.workers = workers
+	disp.timeouts = acct
+	disp.maxPerUser = acct.maxConcurrentPerUser
 	if err := disp.start(bg); err != nil {
 		return err
 	}
-	pub, err := newPublisher(bg, conn, cfg.FunctionsDir(), registry, log)
+	pub, err := newPublisher(bg, conn, cfg.FunctionsDir(), registry, fnVersions, log)
 	if err != nil {
 		return err
 	}
@@ -109,6 +121,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		defer wg.Done()
 		pub.run(bg, time.Duration(cfg.Functions.ScanIntervalSeconds)*time.Second)
 	}()
+	select {
+	case <-pub.ready:
+	case <-time.After(10 * time.Second):
+		log.Warn("function list not loaded from the bus within 10s; serving anyway")
+	}
 
 	host, _ := os.Hostname()
 	started := time.Now()
@@ -122,7 +139,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	defer svc.Stop()
 
 	s := &Server{cfg: cfg, log: log, users: usersSvc, issuer: issuer, collections: colls,
-		calls: callLog, registry: registry, dispatch: disp}
+		calls: callLog, registry: registry, dispatch: disp, versions: fnVersions, publisher: pub,
+		acct: acct, metrics: metrics.New(db)}
+	stopSchedules, err := s.startSchedules(bg, conn, db)
+	if err != nil {
+		return err
+	}
+	defer stopSchedules()
 	app := s.App()
 
 	serveErr := make(chan error, 1)

@@ -1,19 +1,32 @@
 package api
 
 import (
-	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/tinybase/tinybase/pkg/apptokens"
 	"github.com/tinybase/tinybase/pkg/auth"
-	"github.com/tinybase/tinybase/pkg/users"
+)
+
+// How a caller authenticated.
+const (
+	viaAccess = "access" // a user's access token: a login session
+	viaCall   = "call"   // a function call token, acting for the call's caller
+	viaApp    = "app"    // an application token, acting for the admin who made it
 )
 
 // caller is who made the request; the zero value is anonymous.
 type caller struct {
 	UserID  string
 	IsAdmin bool
+	// Via is how the caller authenticated (viaAccess, viaCall, viaApp).
+	Via string
+	// SessionID is the login session of an access token.
+	SessionID string
+	// TokenID is the application token used, with viaApp.
+	TokenID string
 }
 
 func (c caller) authenticated() bool { return c.UserID != "" }
@@ -22,18 +35,50 @@ const callerKey = "tb.caller"
 
 // authenticate resolves a bearer token into a caller. A missing or bad
 // token means anonymous here; routes that need a user answer 401 later.
-// Access tokens and call tokens (held by function processes, acting as
-// their caller) are accepted; refresh tokens are not.
+// Access tokens, call tokens (held by function processes, acting as their
+// caller) and application tokens are accepted; refresh tokens are not.
+//
+// Checking a token reads memory only: the signature, then the revocation
+// view, then the user's current role from the users service (a token's
+// is_admin claim is never trusted, so a demotion applies at once).
 func (s *Server) authenticate(c *fiber.Ctx) error {
 	h := c.Get(fiber.HeaderAuthorization)
 	scheme, token, ok := strings.Cut(h, " ")
-	if ok && strings.EqualFold(scheme, "Bearer") && token != "" {
-		// TODO(revocation): consult the in-memory revocation view here.
-		if cl, err := s.issuer.Verify(strings.TrimSpace(token), auth.Access, auth.Call); err == nil && cl.Subject != "" {
-			c.Locals(callerKey, caller{UserID: cl.Subject, IsAdmin: cl.IsAdmin})
-		}
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return c.Next()
 	}
+	if strings.HasPrefix(token, apptokens.Prefix) {
+		p, err := s.acct.tokens.Authenticate(token)
+		if err != nil {
+			return c.Next()
+		}
+		if !p.Has(apptokens.ScopeWrite) && !safeMethod(c.Method()) {
+			return forbidden(fmt.Sprintf("Application token scope does not allow %s requests", c.Method()))
+		}
+		c.Locals(callerKey, caller{UserID: p.UserID, Via: viaApp, TokenID: p.TokenID,
+			IsAdmin: p.Has(apptokens.ScopeAdmin) && s.users.IsAdmin(p.UserID)})
+		return c.Next()
+	}
+	cl, err := s.issuer.Verify(token, auth.Access, auth.Call)
+	if err != nil || cl.Subject == "" {
+		return c.Next()
+	}
+	via := viaAccess
+	if cl.Type == auth.Call {
+		// A call token acts for its caller only while that call runs.
+		if s.dispatch == nil || !s.dispatch.callActive(cl.CallID) {
+			return c.Next()
+		}
+		via = viaCall
+	}
+	c.Locals(callerKey, caller{UserID: cl.Subject, IsAdmin: s.users.IsAdmin(cl.Subject), Via: via,
+		SessionID: cl.SessionID})
 	return c.Next()
+}
+
+func safeMethod(m string) bool {
+	return m == fiber.MethodGet || m == fiber.MethodHead || m == fiber.MethodOptions
 }
 
 func callerOf(c *fiber.Ctx) caller {
@@ -60,64 +105,24 @@ func (s *Server) mustAdmin(c *fiber.Ctx) (caller, error) {
 	return who, nil
 }
 
+// requireSession is requireUser for changes only a signed-in person may
+// make (logging out, changing the own account, minting application
+// tokens): function call tokens and application tokens are refused.
+func (s *Server) requireSession(c *fiber.Ctx) (caller, error) {
+	who, err := s.requireUser(c)
+	if err != nil {
+		return who, err
+	}
+	if who.Via != viaAccess {
+		return who, forbidden("This request needs a user's access token")
+	}
+	return who, nil
+}
+
 // requireAdmin is middleware for route groups that only admins may use.
 func (s *Server) requireAdmin(c *fiber.Ctx) error {
 	if _, err := s.mustAdmin(c); err != nil {
 		return err
 	}
 	return c.Next()
-}
-
-type loginRequest struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-}
-
-type loginResponse struct {
-	AccessToken  string `json:"access_token"`
-	RefreshToken string `json:"refresh_token"`
-	TokenType    string `json:"token_type"`
-	UserID       string `json:"user_id"`
-	Email        string `json:"email"`
-	IsAdmin      bool   `json:"is_admin"`
-	AdminCreated bool   `json:"admin_created"`
-}
-
-func (s *Server) login(c *fiber.Ctx) error {
-	var req loginRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return err
-	}
-	if req.Email == "" || req.Password == "" {
-		return unprocessable("email and password are required")
-	}
-	u, err := s.users.Authenticate(c.UserContext(), req.Email, req.Password)
-	if err != nil {
-		if errors.Is(err, users.ErrInvalidCredentials) || errors.Is(err, users.ErrInvalidEmail) ||
-			errors.Is(err, auth.ErrPasswordTooLong) {
-			return unauthorized("Invalid email or password")
-		}
-		return err
-	}
-	pair, err := s.issuer.IssuePair(u.ID, u.IsAdmin)
-	if err != nil {
-		return err
-	}
-	return c.JSON(loginResponse{AccessToken: pair.Access, RefreshToken: pair.Refresh, TokenType: "bearer",
-		UserID: u.ID, Email: u.Email, IsAdmin: u.IsAdmin})
-}
-
-func (s *Server) me(c *fiber.Ctx) error {
-	who, err := s.requireUser(c)
-	if err != nil {
-		return err
-	}
-	u, err := s.users.Get(c.UserContext(), who.UserID)
-	if errors.Is(err, users.ErrNotFound) {
-		return unauthorized("Not authenticated")
-	}
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"id": u.ID, "email": u.Email, "is_admin": u.IsAdmin, "created_at": u.CreatedAt})
 }

@@ -11,18 +11,38 @@ import (
 	"github.com/tinybase/tinybase/pkg/collections"
 )
 
+// collectionRoutes mounts collections, records and their health checks.
+func (s *Server) collectionRoutes(api fiber.Router) {
+	c := api.Group("/collections")
+	c.Get("/", s.listCollections)
+	c.Post("/", s.createCollection)
+	c.Get("/:name", s.getCollection)
+	c.Patch("/:name", s.updateCollection)
+	c.Delete("/:name", s.deleteCollection)
+	c.Get("/:name/records", s.listRecords)
+	c.Post("/:name/records", s.createRecord)
+	c.Get("/:name/records/:id", s.getRecord)
+	c.Patch("/:name/records/:id", s.updateRecord)
+	c.Delete("/:name/records/:id", s.deleteRecord)
+
+	api.Get("/admin/collections/status", s.requireAdmin, s.collectionsHealth)
+	api.Get("/admin/collections/:name/status", s.requireAdmin, s.collectionStatus)
+}
+
 // collectionError maps domain errors of the collections package to HTTP.
 func collectionError(err error) error {
-	var ve *collections.ValidationError
-	var se *collections.SchemaError
-	var ie *collections.InputError
+	var (
+		ve *collections.ValidationError
+		se *collections.SchemaError
+		ie *collections.InputError
+		ue *collections.UniqueError
+		re *collections.ReferencedError
+	)
 	switch {
 	case errors.As(err, &ve):
 		e := badRequest(ve.Error())
 		e.Code = "validation_error"
-		for _, f := range ve.Errors {
-			e.Fields = append(e.Fields, FieldError{Field: f.Field, Code: f.Code, Message: f.Message})
-		}
+		e.Fields = fieldErrors(ve.Errors)
 		return e
 	case errors.As(err, &se):
 		e := badRequest(se.Error())
@@ -30,6 +50,17 @@ func collectionError(err error) error {
 		if se.Field != "" {
 			e.Fields = []FieldError{{Field: se.Field, Code: "schema", Message: se.Message}}
 		}
+		return e
+	case errors.As(err, &ue):
+		e := newError(http.StatusConflict, "conflict", ue.Error())
+		if ue.SchemaChange() {
+			e.Code = "duplicate_values"
+		}
+		e.Fields = fieldErrors(ue.Errors)
+		return e
+	case errors.As(err, &re):
+		e := newError(http.StatusConflict, "referenced", re.Error())
+		e.Fields = fieldErrors(re.Errors)
 		return e
 	case errors.As(err, &ie):
 		e := unprocessable(ie.Error())
@@ -41,8 +72,19 @@ func collectionError(err error) error {
 		return e
 	case errors.Is(err, collections.ErrCollectionNotFound), errors.Is(err, collections.ErrRecordNotFound):
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: err.Error(), Cause: err}
+	case errors.Is(err, collections.ErrOwnerNotFound):
+		// The token's user was deleted after it was issued.
+		return unauthorized("Not authenticated")
 	}
 	return err
+}
+
+func fieldErrors(in []collections.FieldError) []FieldError {
+	out := make([]FieldError, 0, len(in))
+	for _, f := range in {
+		out = append(out, FieldError{Field: f.Field, Code: f.Code, Message: f.Message})
+	}
+	return out
 }
 
 func (s *Server) listCollections(c *fiber.Ctx) error {
@@ -92,89 +134,57 @@ func (s *Server) getCollection(c *fiber.Ctx) error {
 	return c.JSON(coll)
 }
 
-func (s *Server) listRecords(c *fiber.Ctx) error {
-	coll, err := s.collections.Get(c.UserContext(), c.Params("name"))
-	if err != nil {
-		return collectionError(err)
-	}
-	who := callerOf(c)
-	allowed, owner := collections.ListScope(coll.Rule("list"), collections.Caller{UserID: who.UserID, IsAdmin: who.IsAdmin})
-	if !allowed {
-		if !who.authenticated() {
-			return unauthorized("Not authenticated")
-		}
-		return forbidden("Access denied")
-	}
-	limit, err := intQuery(c, "limit", 100, 1, 1000)
-	if err != nil {
-		return err
-	}
-	offset, err := intQuery(c, "offset", 0, 0, 1<<31-1)
-	if err != nil {
-		return err
-	}
-	order := c.Query("sort_order", "desc")
-	if order != "asc" && order != "desc" {
-		return unprocessable("sort_order must be asc or desc")
-	}
-	page, err := s.collections.ListRecords(c.UserContext(), coll.Name, collections.ListOptions{
-		Limit: limit, Offset: offset, SortBy: c.Query("sort_by"), SortOrder: order, OwnerID: owner})
-	if err != nil {
-		return collectionError(err)
-	}
-	if page.Records == nil {
-		page.Records = []collections.Record{}
-	}
-	return c.JSON(fiber.Map{"records": page.Records, "total": page.Total, "limit": page.Limit, "offset": page.Offset})
+type updateCollectionRequest struct {
+	Label   *string         `json:"label"`
+	Schema  json.RawMessage `json:"schema"`
+	Options json.RawMessage `json:"options"`
 }
 
-type recordRequest struct {
-	Data json.RawMessage `json:"data"`
-}
-
-func (s *Server) createRecord(c *fiber.Ctx) error {
-	who, err := s.requireUser(c)
-	if err != nil {
+func (s *Server) updateCollection(c *fiber.Ctx) error {
+	if _, err := s.mustAdmin(c); err != nil {
 		return err
 	}
-	var req recordRequest
+	var req updateCollectionRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	coll, err := s.collections.Get(c.UserContext(), c.Params("name"))
-	if err != nil {
-		return collectionError(err)
-	}
-	if !collections.Allowed(coll.Rule("create"), collections.Caller{UserID: who.UserID, IsAdmin: who.IsAdmin}, nil) {
-		return forbidden("Access denied")
-	}
-	if len(req.Data) == 0 || req.Data[0] != '{' {
-		e := unprocessable("data must be a JSON object")
-		e.Fields = []FieldError{{Field: "data", Code: "type", Message: "data must be a JSON object"}}
+	if len(req.Schema) > 0 && req.Schema[0] != '{' && string(req.Schema) != "null" {
+		e := unprocessable("schema must be a JSON object")
+		e.Fields = []FieldError{{Field: "schema", Code: "type", Message: e.Message}}
 		return e
 	}
-	owner := who.UserID
-	rec, err := s.collections.CreateRecord(c.UserContext(), coll.Name, &owner, req.Data)
+	coll, err := s.collections.Update(c.UserContext(), c.Params("name"), collections.UpdateInput{
+		Label: req.Label, Schema: req.Schema, Options: req.Options})
 	if err != nil {
 		return collectionError(err)
 	}
-	return c.Status(http.StatusCreated).JSON(rec)
+	return c.JSON(coll)
 }
 
-func (s *Server) getRecord(c *fiber.Ctx) error {
-	coll, err := s.collections.Get(c.UserContext(), c.Params("name"))
+func (s *Server) deleteCollection(c *fiber.Ctx) error {
+	if _, err := s.mustAdmin(c); err != nil {
+		return err
+	}
+	if err := s.collections.Delete(c.UserContext(), c.Params("name")); err != nil {
+		return collectionError(err)
+	}
+	return c.SendStatus(http.StatusNoContent)
+}
+
+func (s *Server) collectionsHealth(c *fiber.Ctx) error {
+	h, err := s.collections.Health(c.UserContext())
 	if err != nil {
 		return collectionError(err)
 	}
-	rec, err := s.collections.GetRecord(c.UserContext(), coll.Name, c.Params("id"))
+	return c.JSON(h)
+}
+
+func (s *Server) collectionStatus(c *fiber.Ctx) error {
+	st, err := s.collections.Status(c.UserContext(), c.Params("name"))
 	if err != nil {
 		return collectionError(err)
 	}
-	who := callerOf(c)
-	if !collections.Allowed(coll.Rule("read"), collections.Caller{UserID: who.UserID, IsAdmin: who.IsAdmin}, rec.OwnerID) {
-		return forbidden("Access denied")
-	}
-	return c.JSON(rec)
+	return c.JSON(st)
 }
 
 // intQuery reads an integer query parameter within [lo, hi].
@@ -190,4 +200,17 @@ func intQuery(c *fiber.Ctx, name string, def, lo, hi int) (int, error) {
 		return 0, e
 	}
 	return n, nil
+}
+
+// boolQuery reads a boolean query parameter: true/false, 1/0, yes/no.
+func boolQuery(c *fiber.Ctx, name string) (bool, error) {
+	switch c.Query(name) {
+	case "", "false", "0", "no":
+		return false, nil
+	case "true", "1", "yes":
+		return true, nil
+	}
+	e := unprocessable(name + " must be true or false")
+	e.Fields = []FieldError{{Field: name, Code: "type", Message: e.Message}}
+	return false, e
 }

@@ -51,11 +51,34 @@ type dispatcher struct {
 	// shutdown; their calls go on and are recorded by the next api.
 	closing   chan struct{}
 	closeOnce sync.Once
+
+	gate    *userGate
+	workers *workerView
+	// active holds the ids of calls accepted and not yet finished; a
+	// call token is honoured only while its call is here.
+	active sync.Map
+	// maxPerUser returns the current per-user concurrent call limit.
+	maxPerUser func() int
+	// timeouts, when set, gives the execution limit of a call from the
+	// runtime settings; see functionTimeout.
+	timeouts interface{ FunctionTimeout() time.Duration }
+}
+
+// functionTimeout is the execution limit of one call: the runtime setting
+// core.scheduler.function_timeout_seconds, else functions.timeout_seconds.
+func (d *dispatcher) functionTimeout() time.Duration {
+	if d.timeouts != nil {
+		if t := d.timeouts.FunctionTimeout(); t > 0 {
+			return t
+		}
+	}
+	return d.cfg.FunctionTimeout()
 }
 
 func newDispatcher(conn *bus.Conn, callLog *calls.Calls, issuer *auth.Issuer, cfg *config.Config, log *slog.Logger) *dispatcher {
 	return &dispatcher{conn: conn, calls: callLog, issuer: issuer, cfg: cfg, log: log,
-		waiters: make(map[string]chan *busv1.CallResult), closing: make(chan struct{})}
+		waiters: make(map[string]chan *busv1.CallResult), closing: make(chan struct{}), gate: newUserGate(),
+		maxPerUser: func() int { return cfg.RateLimit.MaxConcurrentFunctionsPerUser }}
 }
 
 // start begins consuming results and lost-call advisories.
@@ -71,6 +94,18 @@ func (d *dispatcher) start(ctx context.Context) error {
 	d.advSub, err = d.conn.NC.Subscribe(bus.MaxDeliverAdvisory, d.handleAbandoned)
 	if err != nil {
 		return fmt.Errorf("subscribe to call advisories: %w", err)
+	}
+	// Calls still running from before a restart keep their users' slots
+	// until their outcomes arrive.
+	running, err := d.calls.Running(ctx)
+	if err != nil {
+		return fmt.Errorf("load running calls: %w", err)
+	}
+	for _, c := range running {
+		d.active.Store(c.ID, struct{}{})
+		if c.RequestedByUserID != nil && c.TriggerType == calls.TriggerManual {
+			d.gate.acquire(*c.RequestedByUserID, c.ID, 0)
+		}
 	}
 	return nil
 }
@@ -98,6 +133,8 @@ type callInput struct {
 	Payload     []byte
 	TriggerType string
 	TriggerID   string
+	// KeepResult stores the result with the call record (async calls).
+	KeepResult bool
 }
 
 // callResponse is the reference's FunctionCallResponse.
@@ -121,8 +158,21 @@ func (d *dispatcher) enqueue(ctx context.Context, in callInput, wait bool) (stri
 	if id == "" {
 		id = uuid.NewString()
 	}
-	timeout := d.cfg.FunctionTimeout()
-	nc := calls.NewCall{ID: id, FunctionName: in.Meta.Name, TriggerType: in.TriggerType}
+	if in.UserID != "" && in.TriggerType == calls.TriggerManual {
+		limit := d.maxPerUser()
+		if !d.gate.acquire(in.UserID, id, limit) {
+			e := newError(http.StatusTooManyRequests, "rate_limited",
+				fmt.Sprintf("Rate limit exceeded: maximum %d concurrent functions per user", limit))
+			e.Headers = map[string]string{"Retry-After": "1"}
+			return "", nil, e
+		}
+	}
+	timeout := d.functionTimeout()
+	nc := calls.NewCall{ID: id, FunctionName: in.Meta.Name, TriggerType: in.TriggerType, KeepResult: in.KeepResult}
+	if in.Meta.VersionID != "" {
+		v := in.Meta.VersionID
+		nc.VersionID = &v
+	}
 	if in.UserID != "" {
 		u := in.UserID
 		nc.RequestedBy = &u
@@ -132,6 +182,7 @@ func (d *dispatcher) enqueue(ctx context.Context, in callInput, wait bool) (stri
 		nc.TriggerID = &t
 	}
 	if _, err := d.calls.Create(ctx, nc); err != nil && !(in.CallID != "" && errors.Is(err, calls.ErrCallExists)) {
+		d.gate.release(id)
 		return "", nil, fmt.Errorf("record call: %w", err)
 	}
 	token, err := d.issuer.IssueCallToken(in.UserID, in.IsAdmin, id, timeout+resultWaitMargin)
@@ -150,6 +201,7 @@ func (d *dispatcher) enqueue(ctx context.Context, in callInput, wait bool) (stri
 	if err != nil {
 		return "", nil, err
 	}
+	d.active.Store(id, struct{}{})
 	var ch chan *busv1.CallResult
 	if wait {
 		ch = make(chan *busv1.CallResult, 1)
@@ -162,6 +214,8 @@ func (d *dispatcher) enqueue(ctx context.Context, in callInput, wait bool) (stri
 	cancel()
 	if err != nil {
 		d.forget(id)
+		d.gate.release(id)
+		d.active.Delete(id)
 		msg, typ := "Could not queue the call: "+err.Error(), "DispatchError"
 		now := time.Now()
 		_, _, _ = d.calls.Finish(context.Background(), id, calls.Outcome{Status: "failed",
@@ -172,6 +226,12 @@ func (d *dispatcher) enqueue(ctx context.Context, in callInput, wait bool) (stri
 		return "", nil, e
 	}
 	return id, ch, nil
+}
+
+// callActive reports whether the call is accepted and not yet finished.
+func (d *dispatcher) callActive(id string) bool {
+	_, ok := d.active.Load(id)
+	return ok
 }
 
 // forget drops the waiter of a call.
@@ -190,7 +250,7 @@ func (d *dispatcher) call(ctx context.Context, in callInput) (*callResponse, err
 		return nil, err
 	}
 	defer d.forget(id)
-	wait := time.NewTimer(d.cfg.FunctionTimeout() + resultWaitMargin)
+	wait := time.NewTimer(d.functionTimeout() + resultWaitMargin)
 	defer wait.Stop()
 	select {
 	case r := <-ch:
@@ -239,13 +299,15 @@ func (d *dispatcher) handleResult(msg jetstream.Msg) {
 		return
 	}
 	_ = msg.Ack()
+	d.gate.release(r.CallId)
+	d.active.Delete(r.CallId)
 	d.notify(&r)
 }
 
 func (d *dispatcher) record(r *busv1.CallResult) error {
 	o := calls.Outcome{Status: r.Status, DurationMS: r.DurationMs, WorkerID: r.WorkerId,
 		Attempts: int(r.Attempt), StartedAt: time.UnixMilli(r.StartedAtMs),
-		FinishedAt: time.UnixMilli(r.FinishedAtMs), Stderr: r.Stderr}
+		FinishedAt: time.UnixMilli(r.FinishedAtMs), Stderr: r.Stderr, Result: r.ResultJson}
 	if r.ErrorMessage != "" {
 		m := r.ErrorMessage
 		o.ErrorMessage = &m
@@ -308,6 +370,8 @@ func (d *dispatcher) handleAbandoned(m *nats.Msg) {
 		return
 	}
 	_ = stream.DeleteMsg(ctx, adv.StreamSeq)
+	d.gate.release(req.CallId)
+	d.active.Delete(req.CallId)
 	d.log.Warn("call abandoned by workers", "call_id", req.CallId, "function", req.FunctionName,
 		"attempts", adv.Deliveries)
 	d.notify(r)

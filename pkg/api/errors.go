@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -72,18 +73,26 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 		switch {
 		case errors.As(err, &ae):
 		case errors.As(err, &fe):
-			ae = &Error{Status: fe.Code, Code: http.StatusText(fe.Code), Message: fe.Message}
+			ae = &Error{Status: fe.Code, Code: strings.ReplaceAll(strings.ToLower(http.StatusText(fe.Code)), " ", "_"),
+				Message: fe.Message}
 			if fe.Code == http.StatusRequestEntityTooLarge {
+				ae.Code = "payload_too_large"
 				ae.Message = "Request body too large"
 			}
 		default:
 			ae = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "Internal server error", Cause: err}
 		}
 		body := errorBody{Detail: ae.Message, Code: ae.Code, Errors: ae.Fields}
-		if ae.Status >= 500 {
+		switch {
+		case ae.Status == http.StatusInternalServerError:
 			body.ErrorID = errorID()
 			log.Error("request failed", "error_id", body.ErrorID, "method", c.Method(), "path", c.Path(),
 				"status", ae.Status, "error", err)
+		case ae.Status > 500:
+			// Expected unavailability (no workers, restarting, a slow
+			// call): worth a warning, not an error.
+			log.Warn("request not served", "method", c.Method(), "path", c.Path(), "status", ae.Status,
+				"code", ae.Code)
 		}
 		for k, v := range ae.Headers {
 			c.Set(k, v)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -52,11 +53,23 @@ func (s *Server) adminListFunctions(c *fiber.Ctx) error {
 		LastLoadedAt   string `json:"last_loaded_at"`
 		HasInputModel  bool   `json:"has_input_model"`
 		HasOutputModel bool   `json:"has_output_model"`
+		VersionID      string `json:"version_id"`
+		// Error says why a file in the functions folder is not callable.
+		Error *string `json:"error"`
 	}
 	out := []adminInfo{}
 	for _, m := range s.registry.List() {
 		out = append(out, adminInfo{functionInfo: infoOf(m), File: m.File, Digest: m.Digest,
-			LastLoadedAt: m.UpdatedAt, HasInputModel: hasSchema(m.InputSchema), HasOutputModel: hasSchema(m.OutputSchema)})
+			LastLoadedAt: m.UpdatedAt, HasInputModel: hasSchema(m.InputSchema), HasOutputModel: hasSchema(m.OutputSchema),
+			VersionID: m.VersionID})
+	}
+	if s.publisher != nil {
+		for _, m := range s.publisher.Broken() {
+			e := m.Error
+			m.Name = strings.TrimSuffix(m.File, ".py")
+			out = append(out, adminInfo{functionInfo: infoOf(m), File: m.File, Digest: m.Digest,
+				LastLoadedAt: m.UpdatedAt, Error: &e})
+		}
 	}
 	return c.JSON(out)
 }
@@ -119,13 +132,64 @@ func (s *Server) callFunction(c *fiber.Ctx) error {
 		return newError(http.StatusRequestEntityTooLarge, "payload_too_large",
 			fmt.Sprintf("Payload exceeds maximum size of %d bytes", max))
 	}
-	// TODO(concurrency): per-user concurrent call limit (429 with Retry-After).
-	res, err := s.dispatch.call(c.UserContext(), callInput{
-		Meta: m, UserID: who.UserID, IsAdmin: who.IsAdmin, Payload: payload, TriggerType: "manual"})
+	if errs, err := functions.ValidateInput(m.InputSchema, payload); err != nil {
+		s.log.Warn("input schema unusable; payload not checked", "function", m.Name, "error", err)
+	} else if len(errs) > 0 {
+		e := unprocessable(fmt.Sprintf("Payload does not match the input schema of '%s': %s %s",
+			m.Name, errs[0].Field, errs[0].Message))
+		e.Code = "validation_error"
+		for _, fe := range errs {
+			e.Fields = append(e.Fields, FieldError{Field: fe.Field, Code: fe.Code, Message: fe.Message})
+		}
+		return e
+	}
+	if s.dispatch.workers != nil && len(s.dispatch.workers.live()) == 0 {
+		e := newError(http.StatusServiceUnavailable, "no_workers",
+			"No worker is available to run functions; start one with `tinybase worker`")
+		e.Headers = map[string]string{"Retry-After": "5"}
+		return e
+	}
+	in := callInput{Meta: m, UserID: who.UserID, IsAdmin: who.IsAdmin, Payload: payload,
+		TriggerType: calls.TriggerManual}
+	if c.QueryBool("async") {
+		in.KeepResult = true
+		id, _, err := s.dispatch.enqueue(c.UserContext(), in, false)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderLocation, "/api/functions/calls/"+id)
+		return c.Status(http.StatusAccepted).JSON(fiber.Map{"call_id": id, "status": calls.StatusRunning})
+	}
+	res, err := s.dispatch.call(c.UserContext(), in)
 	if err != nil {
 		return err
 	}
 	return c.JSON(res)
+}
+
+// getOwnCall shows a call, with its result when it was made async, to the
+// user who made it (or an admin). An anonymous call has no owner: its
+// unguessable id is what grants access, as a link would.
+func (s *Server) getOwnCall(c *fiber.Ctx) error {
+	d, err := s.calls.GetDetail(c.UserContext(), c.Params("id"))
+	notFoundErr := notFound(fmt.Sprintf("Function call '%s' not found", c.Params("id")))
+	if errors.Is(err, calls.ErrCallNotFound) {
+		return notFoundErr
+	}
+	if err != nil {
+		return err
+	}
+	who := callerOf(c)
+	if d.RequestedByUserID != nil && !who.IsAdmin && who.UserID != *d.RequestedByUserID {
+		return notFoundErr
+	}
+	if d.RequestedByUserID == nil && d.TriggerType != calls.TriggerManual && !who.IsAdmin {
+		return notFoundErr
+	}
+	if !who.IsAdmin {
+		d.Stderr = nil // function logs are for admins
+	}
+	return c.JSON(d)
 }
 
 func (s *Server) listCalls(c *fiber.Ctx) error {
@@ -160,7 +224,7 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 }
 
 func (s *Server) getCall(c *fiber.Ctx) error {
-	call, err := s.calls.Get(c.UserContext(), c.Params("id"))
+	call, err := s.calls.GetDetail(c.UserContext(), c.Params("id"))
 	if errors.Is(err, calls.ErrCallNotFound) {
 		return notFound(fmt.Sprintf("Function call '%s' not found", c.Params("id")))
 	}

@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/tinybase/tinybase/pkg/bus"
 	"github.com/tinybase/tinybase/pkg/functions"
+	"github.com/tinybase/tinybase/pkg/versions"
 	busv1 "github.com/tinybase/tinybase/proto/tinybase/bus/v1"
 )
 
@@ -31,13 +34,26 @@ type publisher struct {
 	kv       jetstream.KeyValue
 	js       jetstream.JetStream
 	registry *functions.Registry
+	versions *versions.Store
 	log      *slog.Logger
+
+	// ready is closed once the registry holds every function known on the
+	// bus, so a restarted api does not answer 404 for existing functions.
+	ready     chan struct{}
+	readyOnce sync.Once
+
+	// rescan asks run for an immediate scan (after an upload).
+	rescan chan struct{}
+
+	brokenMu sync.Mutex
+	broken   map[string]functions.Meta // file -> failed description
 
 	known map[string]string // file -> digest already handled
 	names map[string]string // file -> function name in the registry
 }
 
-func newPublisher(ctx context.Context, conn *bus.Conn, dir string, reg *functions.Registry, log *slog.Logger) (*publisher, error) {
+func newPublisher(ctx context.Context, conn *bus.Conn, dir string, reg *functions.Registry, vs *versions.Store,
+	log *slog.Logger) (*publisher, error) {
 	obs, err := conn.JS.ObjectStore(ctx, bus.BundlesBucket)
 	if err != nil {
 		return nil, fmt.Errorf("open bundle store: %w", err)
@@ -46,8 +62,9 @@ func newPublisher(ctx context.Context, conn *bus.Conn, dir string, reg *function
 	if err != nil {
 		return nil, fmt.Errorf("open function metadata: %w", err)
 	}
-	return &publisher{dir: dir, obs: obs, kv: kv, js: conn.JS, registry: reg, log: log,
-		known: map[string]string{}, names: map[string]string{}}, nil
+	return &publisher{dir: dir, obs: obs, kv: kv, js: conn.JS, registry: reg, versions: vs, log: log,
+		known: map[string]string{}, names: map[string]string{}, ready: make(chan struct{}), rescan: make(chan struct{}, 1),
+		broken: map[string]functions.Meta{}}, nil
 }
 
 // run watches the metadata bucket and rescans the folder every interval.
@@ -73,6 +90,7 @@ func (p *publisher) run(ctx context.Context, interval time.Duration) {
 			<-watchDone
 			return
 		case <-t.C:
+		case <-p.rescan:
 		}
 	}
 }
@@ -168,6 +186,12 @@ func (p *publisher) publish(ctx context.Context, file, digest string, data []byt
 	} else if err != nil {
 		return fmt.Errorf("check bundle: %w", err)
 	}
+	if _, created, err := p.versions.Record(ctx, versions.NewVersion{FunctionName: strings.TrimSuffix(file, ".py"),
+		FileName: file, ContentHash: digest, FileSize: int64(len(data))}); err != nil {
+		return fmt.Errorf("record version: %w", err)
+	} else if created {
+		p.log.Info("function version recorded", "file", file, "digest", digest[:12])
+	}
 	if e, err := p.kv.Get(ctx, functions.MetaKey(file)); err == nil {
 		var m functions.Meta
 		if json.Unmarshal(e.Value(), &m) == nil && m.Digest == digest {
@@ -197,7 +221,8 @@ func (p *publisher) watch(ctx context.Context) {
 		}
 		for e := range w.Updates() {
 			if e == nil {
-				continue // initial values delivered
+				p.readyOnce.Do(func() { close(p.ready) })
+				continue
 			}
 			p.apply(e)
 		}
@@ -211,6 +236,9 @@ func (p *publisher) apply(e jetstream.KeyValueEntry) {
 		return
 	}
 	old := p.names[file]
+	p.brokenMu.Lock()
+	delete(p.broken, file)
+	p.brokenMu.Unlock()
 	if e.Operation() != jetstream.KeyValuePut {
 		if old != "" {
 			p.registry.Delete(old)
@@ -224,6 +252,9 @@ func (p *publisher) apply(e jetstream.KeyValueEntry) {
 		return
 	}
 	if m.Error != "" {
+		p.brokenMu.Lock()
+		p.broken[file] = m
+		p.brokenMu.Unlock()
 		p.log.Warn("function could not be loaded", "file", file, "error", m.Error)
 		if old != "" {
 			p.registry.Delete(old)
@@ -234,6 +265,11 @@ func (p *publisher) apply(e jetstream.KeyValueEntry) {
 	if old != "" && old != m.Name {
 		p.registry.Delete(old)
 	}
+	vctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if v, err := p.versions.ByHash(vctx, m.File, m.Digest); err == nil {
+		m.VersionID = v.ID
+	}
+	cancel()
 	if prev, ok := p.registry.Get(m.Name); ok && prev.File != m.File {
 		p.log.Warn("two files register the same function; the newer wins", "function", m.Name,
 			"file", m.File, "other", prev.File)
@@ -241,4 +277,24 @@ func (p *publisher) apply(e jetstream.KeyValueEntry) {
 	p.registry.Put(m)
 	p.names[file] = m.Name
 	p.log.Info("function loaded", "function", m.Name, "file", file, "auth", m.Auth)
+}
+
+// Broken returns the files that failed to load, with their errors.
+func (p *publisher) Broken() []functions.Meta {
+	p.brokenMu.Lock()
+	defer p.brokenMu.Unlock()
+	out := make([]functions.Meta, 0, len(p.broken))
+	for _, m := range p.broken {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].File < out[j].File })
+	return out
+}
+
+// kick makes run scan the folder now.
+func (p *publisher) kick() {
+	select {
+	case p.rescan <- struct{}{}:
+	default:
+	}
 }

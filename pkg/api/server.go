@@ -2,6 +2,8 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -16,8 +18,10 @@ import (
 	"github.com/tinybase/tinybase/pkg/collections"
 	"github.com/tinybase/tinybase/pkg/config"
 	"github.com/tinybase/tinybase/pkg/functions"
+	"github.com/tinybase/tinybase/pkg/metrics"
 	"github.com/tinybase/tinybase/pkg/users"
 	"github.com/tinybase/tinybase/pkg/version"
+	"github.com/tinybase/tinybase/pkg/versions"
 )
 
 // Server holds what the HTTP handlers need. Handlers translate between
@@ -31,6 +35,11 @@ type Server struct {
 	calls       *calls.Calls
 	registry    *functions.Registry
 	dispatch    *dispatcher
+	versions    *versions.Store
+	publisher   *publisher
+	metrics     *metrics.Reader
+	acct        *accounts
+	sched       *schedules
 }
 
 // App builds the fiber application with every route.
@@ -47,13 +56,7 @@ func (s *Server) App() *fiber.App {
 	})
 	app.Use(recover.New())
 	if len(s.cfg.CORS.AllowOrigins) > 0 {
-		origins := strings.Join(s.cfg.CORS.AllowOrigins, ",")
-		app.Use(cors.New(cors.Config{
-			AllowOrigins: origins,
-			// Credentials with a wildcard origin would let any site act
-			// as the user; only allow them with an explicit origin list.
-			AllowCredentials: origins != "*",
-		}))
+		app.Use(cors.New(corsConfig(s.cfg.CORS.AllowOrigins)))
 	}
 	app.Use(s.authenticate)
 
@@ -64,27 +67,23 @@ func (s *Server) App() *fiber.App {
 	api := app.Group("/api")
 	api.Get("/health", s.health)
 
-	a := api.Group("/auth")
-	a.Post("/login", s.login)
-	a.Get("/me", s.me)
+	s.authRoutes(api)
 
-	c := api.Group("/collections")
-	c.Get("/", s.listCollections)
-	c.Post("/", s.createCollection)
-	c.Get("/:name", s.getCollection)
-	c.Get("/:name/records", s.listRecords)
-	c.Post("/:name/records", s.createRecord)
-	c.Get("/:name/records/:id", s.getRecord)
+	s.collectionRoutes(api)
 
 	f := api.Group("/functions")
 	f.Get("/", s.listFunctions)
 	f.Get("/admin/list", s.adminListFunctions)
+	f.Get("/calls/:id", s.getOwnCall)
 	f.Get("/:name/schema", s.functionSchema)
 	f.Post("/:name", s.callFunction)
 
 	ad := api.Group("/admin", s.requireAdmin)
+	s.deployRoutes(ad)
+	s.metricsRoutes(ad)
 	ad.Get("/functions/calls", s.listCalls)
 	ad.Get("/functions/calls/:id", s.getCall)
+	s.scheduleRoutes(api)
 
 	api.Use(func(c *fiber.Ctx) error { return notFound("Not Found") })
 
@@ -95,8 +94,9 @@ func (s *Server) App() *fiber.App {
 }
 
 func (s *Server) root(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{"name": "TinyBase", "version": version.Version, "docs": "/docs",
-		"openapi": "/openapi.json", "admin": "/admin", "auth": nil})
+	// TODO(openapi): link /docs and /openapi.json once they are served.
+	return c.JSON(fiber.Map{"name": "TinyBase", "version": version.Version, "docs": nil,
+		"openapi": nil, "admin": "/admin", "auth": nil})
 }
 
 func (s *Server) health(c *fiber.Ctx) error {
@@ -112,7 +112,36 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 		return unprocessable("Request body is required")
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return unprocessable("Invalid JSON body: " + err.Error())
+		return unprocessable(jsonProblem(err))
 	}
 	return nil
+}
+
+// jsonProblem describes a body decoding error without Go type names.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("Invalid JSON body: syntax error at byte %d", syn.Offset)
+	case errors.As(err, &typ) && typ.Field != "":
+		return fmt.Sprintf("Invalid JSON body: field %q must be %s, got %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("Invalid JSON body: expected a JSON object, got %s", typ.Value)
+	}
+	return "Invalid JSON body"
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "int", "int64", "float64", "int32":
+		return "a number"
+	case "slice":
+		return "an array"
+	}
+	return "an object"
 }

@@ -22,3 +22,8 @@ var (
 	// ErrWeakSecret means the signing secret is shorter than MinSecretLen.
 	ErrWeakSecret = errors.New("token secret too short")
 )
+
+// ErrRevoked means a token was valid but has been withdrawn: its user
+// logged out, changed or reset the password, or was deleted, or its
+// session was revoked.
+var ErrRevoked = errors.New("token revoked")

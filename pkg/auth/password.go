@@ -41,7 +41,7 @@ type Hasher struct {
 
 // NewHasher returns a Hasher using the given bcrypt cost (DefaultCost when
 // zero or negative, clamped to bcrypt's allowed range otherwise) that runs at
-// most parallel operations at once (runtime.NumCPU() when zero or negative).
+// most parallel operations at once (DefaultParallel() when zero or negative).
 func NewHasher(cost int, parallel int) *Hasher {
 	switch {
 	case cost <= 0:
@@ -52,10 +52,15 @@ func NewHasher(cost int, parallel int) *Hasher {
 		cost = bcrypt.MaxCost
 	}
 	if parallel <= 0 {
-		parallel = runtime.NumCPU()
+		parallel = DefaultParallel()
 	}
 	return &Hasher{cost: cost, sem: make(chan struct{}, parallel)}
 }
+
+// DefaultParallel is the number of hashes run at once by default: half the
+// CPUs, at least one, so a flood of logins leaves the other half to serve
+// everything else.
+func DefaultParallel() int { return max(1, runtime.NumCPU()/2) }
 
 // Cost returns the bcrypt cost of new hashes.
 func (h *Hasher) Cost() int { return h.cost }

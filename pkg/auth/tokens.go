@@ -48,11 +48,21 @@ const MinSecretLen = 32
 // (empty for calls made anonymously or by the scheduler), ID a random UUID.
 type Claims struct {
 	jwt.RegisteredClaims
+	// IsAdmin is the user's role when the token was issued. It is shown to
+	// clients but never trusted for authorisation: the api checks the
+	// current role, so a demotion takes effect at once.
 	IsAdmin bool      `json:"is_admin"`
 	Type    TokenType `json:"type"`
 	Scope   string    `json:"scope"`
 	// CallID is the function call a call token was minted for.
 	CallID string `json:"call_id,omitempty"`
+	// SessionID is the login session (refresh-token family) an access or
+	// refresh token belongs to; revoking the session refuses them all.
+	SessionID string `json:"sid,omitempty"`
+	// IssuedAtMicros is the issue time in microseconds. iat has whole
+	// seconds only, which cannot tell a token issued just before a logout
+	// from one issued just after it in the same second.
+	IssuedAtMicros int64 `json:"iat_us,omitempty"`
 }
 
 // IssuerOptions tunes an Issuer. Zero values select the defaults.
@@ -61,9 +71,13 @@ type IssuerOptions struct {
 	AccessTTL time.Duration
 	// RefreshTTL is the lifetime of refresh tokens (default 30 days).
 	RefreshTTL time.Duration
-	// Leeway tolerates clock skew between hosts when checking exp and iat
-	// (default 5s; negative means none).
+	// Leeway tolerates clock skew when checking exp and iat (default 5s;
+	// negative means none). Only the api issues and verifies tokens, so
+	// the leeway only has to cover its own clock being stepped.
 	Leeway time.Duration
+	// Revocations, when set, is consulted by Verify after every other
+	// check; see Revocations.
+	Revocations *Revocations
 }
 
 // Pair is an access token and the refresh token issued with it.
@@ -72,15 +86,23 @@ type Pair struct {
 	Refresh        string
 	AccessExpires  time.Time
 	RefreshExpires time.Time
+	// SessionID is the session both tokens belong to.
+	SessionID string
+	// RefreshID is the refresh token's jti: the session store keeps it to
+	// recognise the one refresh token of the session that may still be used.
+	RefreshID string
+	// IssuedAt is the precise issue time of both tokens.
+	IssuedAt time.Time
 }
 
 // Issuer signs and verifies tokens with one HS256 secret. It is safe for
 // concurrent use.
 type Issuer struct {
-	secret []byte
-	opts   IssuerOptions
-	parser *jwt.Parser
-	now    func() time.Time
+	secret   []byte
+	opts     IssuerOptions
+	parser   *jwt.Parser
+	now      func() time.Time
+	verified *verifiedCache
 }
 
 // NewIssuer returns an Issuer signing with a copy of secret. A secret shorter
@@ -99,7 +121,7 @@ func NewIssuer(secret []byte, opts IssuerOptions) *Issuer {
 	case opts.Leeway < 0:
 		opts.Leeway = 0
 	}
-	iss := &Issuer{secret: slices.Clone(secret), opts: opts, now: time.Now}
+	iss := &Issuer{secret: slices.Clone(secret), opts: opts, now: time.Now, verified: newVerifiedCache(verifiedCacheSize)}
 	iss.parser = iss.newParser()
 	return iss
 }
@@ -134,24 +156,43 @@ func GenerateSecret() ([]byte, error) {
 	return b, nil
 }
 
-// IssuePair issues an access and a refresh token for a user.
-func (iss *Issuer) IssuePair(userID string, isAdmin bool) (Pair, error) {
+// AccessTTL returns the lifetime of access tokens.
+func (iss *Issuer) AccessTTL() time.Duration { return iss.opts.AccessTTL }
+
+// RefreshTTL returns the lifetime of refresh tokens.
+func (iss *Issuer) RefreshTTL() time.Duration { return iss.opts.RefreshTTL }
+
+// Leeway returns the clock skew tolerated when checking exp and iat.
+func (iss *Issuer) Leeway() time.Duration { return iss.opts.Leeway }
+
+// IssuePair issues an access and a refresh token of one session for a
+// user. sessionID names the session (refresh-token family); the caller
+// stores it with Pair.RefreshID before handing the tokens out.
+func (iss *Issuer) IssuePair(userID string, isAdmin bool, sessionID string) (Pair, error) {
 	if userID == "" {
 		return Pair{}, errors.New("issue token pair: empty user id")
 	}
+	if sessionID == "" {
+		return Pair{}, errors.New("issue token pair: empty session id")
+	}
 	now := iss.now()
-	p := Pair{AccessExpires: now.Add(iss.opts.AccessTTL), RefreshExpires: now.Add(iss.opts.RefreshTTL)}
+	p := Pair{AccessExpires: now.Add(iss.opts.AccessTTL), RefreshExpires: now.Add(iss.opts.RefreshTTL),
+		SessionID: sessionID, IssuedAt: now}
 	var err error
 	p.Access, err = iss.sign(Claims{
 		RegisteredClaims: iss.registered(userID, now, p.AccessExpires),
-		IsAdmin:          isAdmin, Type: Access, Scope: ScopeUser,
+		IsAdmin:          isAdmin, Type: Access, Scope: ScopeUser, SessionID: sessionID,
+		IssuedAtMicros: now.UnixMicro(),
 	})
 	if err != nil {
 		return Pair{}, err
 	}
+	refresh := iss.registered(userID, now, p.RefreshExpires)
+	p.RefreshID = refresh.ID
 	p.Refresh, err = iss.sign(Claims{
-		RegisteredClaims: iss.registered(userID, now, p.RefreshExpires),
-		IsAdmin:          isAdmin, Type: Refresh, Scope: ScopeUser,
+		RegisteredClaims: refresh,
+		IsAdmin:          isAdmin, Type: Refresh, Scope: ScopeUser, SessionID: sessionID,
+		IssuedAtMicros: now.UnixMicro(),
 	})
 	if err != nil {
 		return Pair{}, err
@@ -172,6 +213,7 @@ func (iss *Issuer) IssueCallToken(userID string, isAdmin bool, callID string, tt
 	return iss.sign(Claims{
 		RegisteredClaims: iss.registered(userID, now, now.Add(ttl)),
 		IsAdmin:          isAdmin, Type: Call, Scope: ScopeCall, CallID: callID,
+		IssuedAtMicros: now.UnixMicro(),
 	})
 }
 
@@ -196,15 +238,46 @@ func (iss *Issuer) sign(c Claims) (string, error) {
 }
 
 // Verify checks token's signature (HS256 only), expiry (required, with the
-// issuer's leeway) and type, and returns its claims. The type must be one of
-// want; with no want only access tokens pass, so a forgotten argument fails
-// closed. Failures are ErrInvalidToken, ErrExpired or ErrWrongTokenType.
+// issuer's leeway), type and revocation, and returns its claims. The type
+// must be one of want; with no want only access tokens pass, so a
+// forgotten argument fails closed. Failures are ErrInvalidToken,
+// ErrExpired, ErrWrongTokenType or ErrRevoked.
 func (iss *Issuer) Verify(token string, want ...TokenType) (*Claims, error) {
 	if err := ValidateSecret(iss.secret); err != nil {
 		return nil, err
 	}
 	if len(want) == 0 {
 		want = []TokenType{Access}
+	}
+	c, err := iss.parse(token)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(want, c.Type) {
+		return nil, fmt.Errorf("%w: got %s", ErrWrongTokenType, c.Type)
+	}
+	if iss.opts.Revocations != nil {
+		if err := iss.opts.Revocations.Check(c); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// parse checks everything about token that does not change with time or
+// revocation state (signature, algorithm, required claims, a known type)
+// and its expiry, and returns a copy of its claims. Tokens that pass are
+// remembered by their exact text, so the next request with the same token
+// skips the decoding and the HMAC; its expiry is checked again every time.
+func (iss *Issuer) parse(token string) (*Claims, error) {
+	now := iss.now()
+	if c, ok := iss.verified.get(token); ok {
+		if c.ExpiresAt == nil || !now.Before(c.ExpiresAt.Add(iss.opts.Leeway)) {
+			iss.verified.remove(token)
+			return nil, ErrExpired
+		}
+		cp := *c
+		return &cp, nil
 	}
 	var c Claims
 	_, err := iss.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return iss.secret, nil })
@@ -216,9 +289,13 @@ func (iss *Issuer) Verify(token string, want ...TokenType) (*Claims, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	switch c.Type {
-	case Access, Refresh:
+	case Access:
 		if c.Subject == "" {
 			return nil, fmt.Errorf("%w: missing subject", ErrInvalidToken)
+		}
+	case Refresh:
+		if c.Subject == "" || c.SessionID == "" {
+			return nil, fmt.Errorf("%w: missing subject or session", ErrInvalidToken)
 		}
 	case Call:
 		if c.CallID == "" {
@@ -230,11 +307,6 @@ func (iss *Issuer) Verify(token string, want ...TokenType) (*Claims, error) {
 	if c.ID == "" {
 		return nil, fmt.Errorf("%w: missing id", ErrInvalidToken)
 	}
-	if !slices.Contains(want, c.Type) {
-		return nil, fmt.Errorf("%w: got %s", ErrWrongTokenType, c.Type)
-	}
-	// TODO(revocation): consult the in-memory revocation view here (revoked
-	// jti, and tokens of a user issued before their last logout or password
-	// change), kept in step with database writes.
+	iss.verified.add(token, c)
 	return &c, nil
 }

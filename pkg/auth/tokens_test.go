@@ -31,7 +31,7 @@ func at(iss *Issuer, t time.Time) *Issuer {
 func TestRoundTrip(t *testing.T) {
 	iss := newTestIssuer(t, testSecret)
 	before := time.Now()
-	p, err := iss.IssuePair("user-1", true)
+	p, err := iss.IssuePair("user-1", true, "sess-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func forge(t *testing.T, m jwt.SigningMethod, key any, c jwt.Claims) string {
 
 func TestVerifyRefuses(t *testing.T) {
 	iss := newTestIssuer(t, testSecret)
-	p, err := iss.IssuePair("user-1", false)
+	p, err := iss.IssuePair("user-1", false, "sess-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestVerifyRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := newTestIssuer(t, otherSecret).IssuePair("user-1", true)
+	other, err := newTestIssuer(t, otherSecret).IssuePair("user-1", true, "sess-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func tamperPayload(t *testing.T, tok string) string {
 func TestExpiry(t *testing.T) {
 	base := newTestIssuer(t, testSecret)
 	issued := time.Now().Add(-time.Hour)
-	p, err := at(base, issued).IssuePair("user-1", false)
+	p, err := at(base, issued).IssuePair("user-1", false, "sess-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestExpiry(t *testing.T) {
 func TestWeakSecret(t *testing.T) {
 	for _, secret := range [][]byte{nil, []byte("short")} {
 		iss := NewIssuer(secret, IssuerOptions{})
-		if _, err := iss.IssuePair("u", false); !errors.Is(err, ErrWeakSecret) {
+		if _, err := iss.IssuePair("u", false, "s"); !errors.Is(err, ErrWeakSecret) {
 			t.Errorf("IssuePair with %d-byte secret: error = %v, want ErrWeakSecret", len(secret), err)
 		}
 		tok := forge(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{"type": "access"})
@@ -268,7 +268,7 @@ func TestGenerateSecret(t *testing.T) {
 func TestIssuerMutatedSecret(t *testing.T) {
 	secret := append([]byte(nil), testSecret...)
 	iss := NewIssuer(secret, IssuerOptions{})
-	p, err := iss.IssuePair("u", false)
+	p, err := iss.IssuePair("u", false, "s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func FuzzVerify(f *testing.F) {
 	// Seeds are signed with another secret, so no mutation of them can turn
 	// into a token valid under the fuzzed issuer's secret.
 	seeder := NewIssuer(otherSecret, IssuerOptions{})
-	p, err := seeder.IssuePair("user-1", true)
+	p, err := seeder.IssuePair("user-1", true, "sess-1")
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -63,7 +63,7 @@ func StartServer(opts ServerOptions) (*Server, error) {
 	nopts := &server.Options{
 		ServerName:             "tinybase",
 		Host:                   opts.Host,
-		Port:                   opts.Port,
+		Port:                   port,
 		JetStream:              true,
 		StoreDir:               opts.StoreDir,
 		NoSigs:                 true,

@@ -1,5 +1,7 @@
 package bus
 
+import "time"
+
 // Subjects, streams and buckets of the bus contract. Every role refers to
 // these names; none is spelled out anywhere else.
 const (
@@ -32,15 +34,48 @@ const (
 	// LeasesBucket is the KV bucket holding leader leases.
 	LeasesBucket = "tb_leases"
 
+	// FiresStream is the work queue of due schedule runs.
+	FiresStream = "TB_FIRES"
+	// FireSubjectPrefix + schedule id carries a Fire, with the message id
+	// "<schedule id>@<due instant>" for deduplication.
+	FireSubjectPrefix = "tb.schedules.fire."
+	// APIFiresConsumer is the api's durable consumer of fires.
+	APIFiresConsumer = "tb-api-fires"
+	// SchedulesListSubject is answered by the api with a page of active
+	// schedules (ListSchedulesRequest, ListSchedulesReply).
+	SchedulesListSubject = "tb.schedules.list"
+	// ScheduleEventPrefix + schedule id carries a ScheduleEvent after each
+	// committed change.
+	ScheduleEventPrefix = EventsPrefix + "schedules."
+
 	// StatusSubject is answered by every live role; see status.go.
 	StatusSubject = "tb.status"
 	// ServiceName is the NATS micro service name every role registers.
 	ServiceName = "tinybase"
 
+	// WorkerHeartbeatSubject carries each worker's RoleStatus every
+	// WorkerHeartbeatInterval; the api uses it to know whether any worker
+	// is live.
+	WorkerHeartbeatSubject = "tb.workers.heartbeat"
+	// WorkerLeavingSubject carries the id of a worker that stops taking
+	// calls, so the api stops counting on it at once.
+	WorkerLeavingSubject = "tb.workers.leaving"
+
 	// EventsPrefix starts the subjects of record, auth and call events.
 	EventsPrefix = "tb.events."
+	// RecordEventsPrefix + "<collection>.<op>" (op: create, update, delete)
+	// carries a JSON record event after its write committed; see
+	// docs/collections.md.
+	RecordEventsPrefix = EventsPrefix + "records."
+	// SettingsChangedSubject carries a JSON event after each committed
+	// change of the runtime settings: {"keys", "updated_at", "settings"}
+	// (secret values left out). See docs/settings.md.
+	SettingsChangedSubject = EventsPrefix + "settings.changed"
 )
 
 // MaxDeliverAdvisory is published by JetStream when a call exhausted its
 // delivery attempts (for example, because every worker running it died).
 const MaxDeliverAdvisory = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + CallsStream + "." + WorkersConsumer
+
+// WorkerHeartbeatInterval is how often workers announce themselves.
+const WorkerHeartbeatInterval = time.Second

@@ -40,6 +40,14 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream) error {
 			Duplicates:  dedupWindow,
 		},
 		{
+			Name:        FiresStream,
+			Description: "due schedule runs waiting to be recorded and queued by the api",
+			Subjects:    []string{FireSubjectPrefix + ">"},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Duplicates:  dedupWindow,
+		},
+		{
 			Name:        DescribeStream,
 			Description: "function bundles waiting to be described by a worker",
 			Subjects:    []string{DescribeSubject},
@@ -66,6 +74,12 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream) error {
 		}},
 		{ResultsStream, jetstream.ConsumerConfig{
 			Durable:       APIResultsConsumer,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       30 * time.Second,
+			MaxAckPending: 10000,
+		}},
+		{FiresStream, jetstream.ConsumerConfig{
+			Durable:       APIFiresConsumer,
 			AckPolicy:     jetstream.AckExplicitPolicy,
 			AckWait:       30 * time.Second,
 			MaxAckPending: 10000,

@@ -144,8 +144,8 @@ func TestOwnerListScope(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Total != tt.wantTotal || len(p.Records) != tt.wantTotal {
-				t.Fatalf("total = %d, records = %d, want %d", p.Total, len(p.Records), tt.wantTotal)
+			if *p.Total != tt.wantTotal || len(p.Records) != tt.wantTotal {
+				t.Fatalf("total = %d, records = %d, want %d", *p.Total, len(p.Records), tt.wantTotal)
 			}
 			for _, r := range p.Records {
 				if tt.wantOwner != "" && *r.OwnerID != tt.wantOwner {

@@ -35,6 +35,13 @@ const (
 	CodePattern   = "pattern"
 	CodeFormat    = "format"
 	CodeReference = "reference"
+	// CodeUnique: the value is already held by another record.
+	CodeUnique = "unique"
+	// CodeDuplicate: a field cannot be made unique because existing
+	// records share this value.
+	CodeDuplicate = "duplicate"
+	// CodeRestrict: a record cannot be deleted because records refer to it.
+	CodeRestrict = "restrict"
 )
 
 // namedError carries a client-facing message that names the missing or
@@ -108,6 +115,49 @@ func (e *ValidationError) Error() string {
 	}
 	return b.String()
 }
+
+// UniqueError reports unique fields whose values are taken: by another
+// record, for a record write, or by several existing records, when a schema
+// change would make the field unique.
+type UniqueError struct {
+	Errors []FieldError `json:"errors"`
+	// existing is set for the schema-change case.
+	existing bool
+}
+
+// SchemaChange reports whether the error refuses a schema change (existing
+// records share values) rather than a record write.
+func (e *UniqueError) SchemaChange() bool { return e.existing }
+
+// Error starts with "Unique constraint failed: " (for a schema change,
+// "Invalid schema: unique fields have duplicate values: ") followed by
+// "<field>: <message>" entries separated by "; ".
+func (e *UniqueError) Error() string {
+	var b strings.Builder
+	if e.existing {
+		b.WriteString("Invalid schema: unique fields have duplicate values: ")
+	} else {
+		b.WriteString("Unique constraint failed: ")
+	}
+	for i, fe := range e.Errors {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(fe.Field)
+		b.WriteString(": ")
+		b.WriteString(fe.Message)
+	}
+	return b.String()
+}
+
+// ReferencedError refuses to delete a record or a collection that others
+// refer to. Errors name the referring fields as "<collection>.<field>".
+type ReferencedError struct {
+	Message string
+	Errors  []FieldError
+}
+
+func (e *ReferencedError) Error() string { return e.Message }
 
 // InputError reports an invalid argument other than a schema or record data:
 // a collection name or label, options, or list parameters.

@@ -1,12 +1,12 @@
 package collections
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -24,36 +24,11 @@ type Record struct {
 	UpdatedAt string          `json:"updated_at"`
 }
 
-// List parameters.
-const (
-	DefaultLimit = 100
-	MaxLimit     = 1000
-)
-
-// ListOptions selects a page of records. A zero Limit means DefaultLimit.
-// SortBy "created_at" or "updated_at" is honoured with SortOrder "asc" or
-// "desc" (default "desc"); any other SortBy means created_at descending, as
-// in TinyBase. When OwnerID is set only that owner's records are listed and
-// counted.
-type ListOptions struct {
-	Limit     int
-	Offset    int
-	SortBy    string
-	SortOrder string
-	OwnerID   *string
-	// TODO(filter): a filter expression over data fields goes here.
-}
-
-// Page is one page of records; Total counts every record that matches,
-// ignoring Limit and Offset.
-type Page struct {
-	Records []Record `json:"records"`
-	Total   int      `json:"total"`
-	Limit   int      `json:"limit"`
-	Offset  int      `json:"offset"`
-}
-
 const recordColumns = `r.id, r.collection_id, r.owner_id, r.data, r.created_at, r.updated_at`
+
+// returningColumns is recordColumns for RETURNING clauses, which take no
+// table alias.
+const returningColumns = `id, collection_id, owner_id, data, created_at, updated_at`
 
 func scanRecord(row scanner) (Record, error) {
 	var r Record
@@ -67,16 +42,20 @@ func scanRecord(row scanner) (Record, error) {
 	return r, err
 }
 
-// collectionForWrite reads a collection's id and schema inside a write
-// transaction, so the schema used to validate is the one in force at commit.
-func (s *Service) collectionForWrite(ctx context.Context, tx *sql.Tx, name string) (string, Schema, error) {
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// lookup returns a collection's id and parsed schema, read through q (the
+// read pool, or a write transaction to see the schema in force at commit).
+func (s *Service) lookup(ctx context.Context, q rowQuerier, name string) (string, Schema, error) {
 	var id, raw string
-	err := tx.QueryRowContext(ctx, `SELECT id, schema FROM collections WHERE name = ?`, name).Scan(&id, &raw)
+	err := q.QueryRowContext(ctx, `SELECT id, schema FROM collections WHERE name = ?`, name).Scan(&id, &raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", Schema{}, collectionNotFound(name)
 	}
 	if err != nil {
-		return "", Schema{}, err
+		return "", Schema{}, fmt.Errorf("look up collection %s: %w", name, err)
 	}
 	sch, err := s.schemaFor(name, id, raw)
 	return id, sch, err
@@ -102,58 +81,194 @@ func checkRefs(ctx context.Context, tx *sql.Tx, refs []refCheck) ([]FieldError, 
 	return errs, nil
 }
 
-// validateForWrite validates data and its references inside tx.
-func validateForWrite(ctx context.Context, tx *sql.Tx, sch Schema,
-	obj map[string]json.RawMessage) (json.RawMessage, error) {
-	out, refs, err := sch.validateObject(obj)
+// sqlValue converts a normalised JSON value to what json_extract returns
+// for it, so that it can be compared with stored values.
+func sqlValue(v json.RawMessage) any {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return nil
+	}
+	switch v[0] {
+	case 'n':
+		return nil
+	case 't':
+		return int64(1)
+	case 'f':
+		return int64(0)
+	case '"':
+		s, _ := decodeString(v)
+		return s
+	case '[', '{':
+		return string(v)
+	}
+	if n, res := parseInt(string(v)); res == numOK {
+		return n
+	}
+	f, _ := parseFloat(string(v))
+	return f
+}
+
+// checkUnique reports the unique fields of data whose value another record
+// of the collection (other than self) already holds. The unique indexes
+// enforce the rule regardless; this check runs first, inside the write
+// transaction, to name every conflicting field at once.
+func checkUnique(ctx context.Context, tx *sql.Tx, cid string, sch Schema, data json.RawMessage,
+	self string) ([]FieldError, error) {
+	var (
+		obj  map[string]json.RawMessage
+		errs []FieldError
+	)
+	for i := range sch.Fields {
+		f := &sch.Fields[i]
+		if !f.Unique {
+			continue
+		}
+		if obj == nil {
+			if err := json.Unmarshal(data, &obj); err != nil {
+				return nil, fmt.Errorf("decode record: %w", err)
+			}
+		}
+		v := sqlValue(obj[f.Name])
+		if v == nil {
+			continue
+		}
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM records r WHERE `+collectionTerm(cid)+
+			` AND `+fieldExpr(f.Name)+` = ? AND r.id != ? LIMIT 1`, v, self).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("check unique %s: %w", f.Name, err)
+		}
+		errs = append(errs, FieldError{Field: f.Name, Code: CodeUnique, Message: "another record already has this value"})
+	}
+	return errs, nil
+}
+
+// writeErr maps constraint failures of a record write to typed errors.
+func writeErr(err error, cid string, sch Schema) error {
+	if idx, ok := store.UniqueViolation(err); ok {
+		for _, ix := range sch.indexes(cid) {
+			if ix.Name == idx {
+				return &UniqueError{Errors: []FieldError{{Field: ix.Field, Code: CodeUnique,
+					Message: "another record already has this value"}}}
+			}
+		}
+		return &UniqueError{Errors: []FieldError{{Code: CodeUnique, Message: "a unique value is already taken"}}}
+	}
+	if store.ForeignKeyViolation(err) {
+		return ErrOwnerNotFound
+	}
+	return err
+}
+
+// prepared is record data validated before entering the writer, with the
+// schema it was validated against.
+type prepared struct {
+	cid, raw string
+	data     json.RawMessage
+	refs     []refCheck
+}
+
+// validateWith validates obj against the schema in force inside tx,
+// reusing pre when the schema has not changed since it was validated.
+func (s *Service) validateWith(ctx context.Context, tx *sql.Tx, coll string, obj map[string]json.RawMessage,
+	pre *prepared) (string, Schema, json.RawMessage, error) {
+	var id, raw string
+	err := tx.QueryRowContext(ctx, `SELECT id, schema FROM collections WHERE name = ?`, coll).Scan(&id, &raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", Schema{}, nil, collectionNotFound(coll)
+	}
 	if err != nil {
-		return nil, err
+		return "", Schema{}, nil, err
+	}
+	sch, err := s.schemaFor(coll, id, raw)
+	if err != nil {
+		return "", Schema{}, nil, err
+	}
+	data, refs := json.RawMessage(nil), []refCheck(nil)
+	if pre != nil && pre.cid == id && pre.raw == raw {
+		data, refs = pre.data, pre.refs
+	} else {
+		if data, refs, err = sch.validateObject(obj); err != nil {
+			return "", Schema{}, nil, err
+		}
 	}
 	errs, err := checkRefs(ctx, tx, refs)
 	if err != nil {
-		return nil, err
+		return "", Schema{}, nil, err
 	}
 	if errs != nil {
-		return nil, &ValidationError{Errors: errs}
+		return "", Schema{}, nil, &ValidationError{Errors: errs}
 	}
-	return out, nil
+	return id, sch, data, nil
+}
+
+// prepare validates data against the cached schema outside the writer, so
+// that the writer's time goes to SQLite, not JSON. A validation error is
+// returned only once the schema it came from is known to be current.
+func (s *Service) prepare(ctx context.Context, coll string, obj map[string]json.RawMessage) (*prepared, error) {
+	id, raw, sch, ok := s.cached(coll)
+	for attempt := 0; ; attempt++ {
+		if !ok {
+			if _, _, err := s.lookup(ctx, s.db.R, coll); err != nil {
+				return nil, err
+			}
+			id, raw, sch, _ = s.cached(coll)
+		}
+		data, refs, err := sch.validateObject(obj)
+		if err == nil {
+			return &prepared{cid: id, raw: raw, data: data, refs: refs}, nil
+		}
+		if attempt > 0 {
+			return nil, err
+		}
+		var curID, curRaw string
+		qerr := s.db.R.QueryRowContext(ctx, `SELECT id, schema FROM collections WHERE name = ?`, coll).
+			Scan(&curID, &curRaw)
+		if qerr == nil && curID == id && curRaw == raw {
+			return nil, err
+		}
+		ok = false
+	}
 }
 
 // CreateRecord validates data against the collection's schema and stores it
 // as a new record owned by ownerID (nil for none). It returns after the
 // transaction has committed. Errors: ErrCollectionNotFound, *ValidationError,
-// ErrOwnerNotFound.
+// *UniqueError, ErrOwnerNotFound.
 func (s *Service) CreateRecord(ctx context.Context, coll string, ownerID *string,
 	data json.RawMessage) (Record, error) {
 	obj, err := decodeObject(data)
 	if err != nil {
 		return Record{}, err
 	}
-	now := store.Now()
-	r := Record{ID: uuid.NewString(), OwnerID: ownerID, CreatedAt: now, UpdatedAt: now}
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		cid, sch, err := s.collectionForWrite(ctx, tx, coll)
+	pre, err := s.prepare(ctx, coll, obj)
+	if err != nil {
+		return Record{}, err
+	}
+	r := Record{ID: uuid.NewString(), OwnerID: ownerID}
+	err = s.db.TxThen(ctx, func(tx *sql.Tx) error {
+		cid, sch, out, err := s.validateWith(ctx, tx, coll, obj, pre)
 		if err != nil {
 			return err
 		}
-		r.CollectionID = cid
-		if ownerID != nil {
-			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ?`, *ownerID).Scan(&one)
-			if errors.Is(err, sql.ErrNoRows) {
-				return ErrOwnerNotFound
-			}
-			if err != nil {
-				return err
-			}
-		}
-		if r.Data, err = validateForWrite(ctx, tx, sch, obj); err != nil {
+		// Stamped inside the writer, so creation times follow commit order.
+		now := store.Now()
+		r.CollectionID, r.Data, r.CreatedAt, r.UpdatedAt = cid, out, now, now
+		conflicts, err := checkUnique(ctx, tx, cid, sch, out, r.ID)
+		if err != nil {
 			return err
 		}
-		// TODO(unique): map a unique index violation to a ValidationError here.
+		if conflicts != nil {
+			return &UniqueError{Errors: conflicts}
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO records (id, collection_id, owner_id, data, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?)`, r.ID, r.CollectionID, ownerID, string(r.Data), r.CreatedAt, r.UpdatedAt)
-		return err
+		return writeErr(err, cid, sch)
+	}, func() {
+		s.publish([]Event{{Op: OpCreate, Collection: coll, Record: r, At: r.CreatedAt}})
 	})
 	if err != nil {
 		return Record{}, wrapRecordErr("create record", err)
@@ -192,15 +307,19 @@ func (s *Service) GetRecord(ctx context.Context, coll, id string) (Record, error
 // deep, and re-validates the whole result against the current schema, so a
 // stored value that the schema no longer accepts must be fixed in the same
 // patch. The owner never changes. Errors: ErrCollectionNotFound,
-// ErrRecordNotFound, *ValidationError.
+// ErrRecordNotFound, *ValidationError, *UniqueError.
 func (s *Service) UpdateRecord(ctx context.Context, coll, id string, patch json.RawMessage) (Record, error) {
 	changes, err := decodeObject(patch)
 	if err != nil {
 		return Record{}, err
 	}
 	var r Record
-	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
-		cid, sch, err := s.collectionForWrite(ctx, tx, coll)
+	err = s.db.TxThen(ctx, func(tx *sql.Tx) error {
+		var cid string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM collections WHERE name = ?`, coll).Scan(&cid)
+		if errors.Is(err, sql.ErrNoRows) {
+			return collectionNotFound(coll)
+		}
 		if err != nil {
 			return err
 		}
@@ -219,14 +338,23 @@ func (s *Service) UpdateRecord(ctx context.Context, coll, id string, patch json.
 		for k, v := range changes {
 			merged[k] = v
 		}
-		if r.Data, err = validateForWrite(ctx, tx, sch, merged); err != nil {
+		_, sch, out, err := s.validateWith(ctx, tx, coll, merged, nil)
+		if err != nil {
 			return err
 		}
-		r.UpdatedAt = store.Now()
-		// TODO(unique): map a unique index violation to a ValidationError here.
+		conflicts, err := checkUnique(ctx, tx, cid, sch, out, r.ID)
+		if err != nil {
+			return err
+		}
+		if conflicts != nil {
+			return &UniqueError{Errors: conflicts}
+		}
+		r.Data, r.UpdatedAt = out, store.Now()
 		_, err = tx.ExecContext(ctx, `UPDATE records SET data = ?, updated_at = ? WHERE id = ?`,
 			string(r.Data), r.UpdatedAt, r.ID)
-		return err
+		return writeErr(err, cid, sch)
+	}, func() {
+		s.publish([]Event{{Op: OpUpdate, Collection: coll, Record: r, At: r.UpdatedAt}})
 	})
 	if err != nil {
 		return Record{}, wrapRecordErr("update record", err)
@@ -234,10 +362,16 @@ func (s *Service) UpdateRecord(ctx context.Context, coll, id string, patch json.
 	return r, nil
 }
 
-// DeleteRecord deletes a record of the named collection. Reference fields
-// that point at it are left dangling.
+// DeleteRecord deletes a record of the named collection and applies the
+// on_delete policy of every reference field that points at it: records
+// under restrict refuse the delete (*ReferencedError, nothing changes),
+// records under cascade are deleted too (and so on, transitively), and
+// fields under set_null are set to null. Errors: ErrCollectionNotFound,
+// ErrRecordNotFound, *ReferencedError.
 func (s *Service) DeleteRecord(ctx context.Context, coll, id string) error {
-	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+	var events []Event
+	err := s.db.TxThen(ctx, func(tx *sql.Tx) error {
+		events = nil
 		var cid string
 		err := tx.QueryRowContext(ctx, `SELECT id FROM collections WHERE name = ?`, coll).Scan(&cid)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -246,106 +380,33 @@ func (s *Service) DeleteRecord(ctx context.Context, coll, id string) error {
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM records WHERE id = ? AND collection_id = ?`, id, cid)
+		var one int
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM records WHERE id = ? AND collection_id = ?`, id, cid).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return recordNotFound(id)
+		}
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return recordNotFound(id)
-		}
-		return nil
-	})
+		events, err = s.deleteWithPolicies(ctx, tx, coll, cid, id)
+		return err
+	}, func() { s.publish(events) })
 	if err != nil {
 		return wrapRecordErr("delete record", err)
 	}
 	return nil
 }
 
-// ListRecords returns one page of a collection's records and the total count,
-// read from one snapshot so that the two agree. Errors: ErrCollectionNotFound,
-// *InputError for a bad limit, offset or sort order.
-func (s *Service) ListRecords(ctx context.Context, coll string, o ListOptions) (Page, error) {
-	if o.Limit == 0 {
-		o.Limit = DefaultLimit
-	}
-	if o.Limit < 1 || o.Limit > MaxLimit {
-		return Page{}, &InputError{Field: "limit", Message: fmt.Sprintf("must be between 1 and %d", MaxLimit)}
-	}
-	if o.Offset < 0 {
-		return Page{}, &InputError{Field: "offset", Message: "must not be negative"}
-	}
-	order := "DESC"
-	switch strings.ToLower(o.SortOrder) {
-	case "", "desc":
-	case "asc":
-		order = "ASC"
-	default:
-		return Page{}, &InputError{Field: "sort_order", Message: "must be asc or desc"}
-	}
-	column := "created_at"
-	switch o.SortBy {
-	case "created_at", "updated_at":
-		column = o.SortBy
-	default:
-		order = "DESC"
-	}
-	// TODO(filter): sorting by data fields and filtering belong with the filter grammar.
-
-	tx, err := s.db.R.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return Page{}, fmt.Errorf("list records: %w", err)
-	}
-	defer tx.Rollback()
-
-	var cid string
-	err = tx.QueryRowContext(ctx, `SELECT id FROM collections WHERE name = ?`, coll).Scan(&cid)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Page{}, collectionNotFound(coll)
-	}
-	if err != nil {
-		return Page{}, fmt.Errorf("list records: %w", err)
-	}
-	where := `r.collection_id = ?`
-	args := []any{cid}
-	if o.OwnerID != nil {
-		where += ` AND r.owner_id = ?`
-		args = append(args, *o.OwnerID)
-	}
-	p := Page{Records: []Record{}, Limit: o.Limit, Offset: o.Offset}
-	err = tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM records r WHERE `+where, args...).Scan(&p.Total)
-	if err != nil {
-		return Page{}, fmt.Errorf("count records: %w", err)
-	}
-	// rowid breaks ties between records written in the same microsecond, in
-	// insertion order.
-	rows, err := tx.QueryContext(ctx, `SELECT `+recordColumns+` FROM records r WHERE `+where+
-		` ORDER BY r.`+column+` `+order+`, r.rowid `+order+` LIMIT ? OFFSET ?`,
-		append(args, o.Limit, o.Offset)...)
-	if err != nil {
-		return Page{}, fmt.Errorf("list records: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		r, err := scanRecord(rows)
-		if err != nil {
-			return Page{}, fmt.Errorf("list records: %w", err)
-		}
-		p.Records = append(p.Records, r)
-	}
-	if err := rows.Err(); err != nil {
-		return Page{}, fmt.Errorf("list records: %w", err)
-	}
-	return p, nil
-}
-
 // wrapRecordErr adds context to unexpected errors and passes the typed ones
 // through unchanged, so their messages reach clients as they are.
 func wrapRecordErr(op string, err error) error {
-	var verr *ValidationError
+	var (
+		verr *ValidationError
+		uerr *UniqueError
+		rerr *ReferencedError
+	)
 	if errors.Is(err, ErrCollectionNotFound) || errors.Is(err, ErrRecordNotFound) ||
-		errors.Is(err, ErrOwnerNotFound) || errors.As(err, &verr) {
+		errors.Is(err, ErrOwnerNotFound) || errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &rerr) {
 		return err
 	}
 	return fmt.Errorf("%s: %w", op, err)

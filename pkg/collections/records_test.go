@@ -172,7 +172,9 @@ func TestListRecords(t *testing.T) {
 		{"created asc", ListOptions{SortBy: "created_at", SortOrder: "asc", Limit: 4}, []int{0, 1, 2, 3}, 10, 4, 0},
 		{"updated desc", ListOptions{SortBy: "updated_at", Limit: 2}, []int{2, 9}, 10, 2, 0},
 		{"unknown sort_by ignores order",
-			ListOptions{SortBy: "data.i", SortOrder: "asc", Limit: 2}, []int{9, 8}, 10, 2, 0},
+			ListOptions{SortBy: "nope", SortOrder: "asc", Limit: 2}, []int{9, 8}, 10, 2, 0},
+		{"data field asc", ListOptions{SortBy: "data.i", SortOrder: "asc", Limit: 2}, []int{0, 1}, 10, 2, 0},
+		{"data field by bare name", ListOptions{SortBy: "i", Limit: 2}, []int{9, 8}, 10, 2, 0},
 		{"owner filter", ListOptions{OwnerID: &bob}, []int{9, 6, 3, 0}, 4, 100, 0},
 		{"owner filter paged", ListOptions{OwnerID: &alice, Limit: 2, Offset: 1}, []int{7, 5}, 6, 2, 1},
 		{"max limit", ListOptions{Limit: 1000}, []int{9, 8, 7, 6, 5, 4, 3, 2, 1, 0}, 10, 1000, 0},
@@ -186,8 +188,8 @@ func TestListRecords(t *testing.T) {
 			if got := indexes(p); !slices.Equal(got, tt.want) {
 				t.Errorf("records = %v, want %v", got, tt.want)
 			}
-			if p.Total != tt.wantTotal || p.Limit != tt.wantLimit || p.Offset != tt.wantOffset {
-				t.Errorf("total/limit/offset = %d/%d/%d, want %d/%d/%d", p.Total, p.Limit, p.Offset,
+			if *p.Total != tt.wantTotal || p.Limit != tt.wantLimit || p.Offset != tt.wantOffset {
+				t.Errorf("total/limit/offset = %d/%d/%d, want %d/%d/%d", *p.Total, p.Limit, p.Offset,
 					tt.wantTotal, tt.wantLimit, tt.wantOffset)
 			}
 			if p.Records == nil {
@@ -216,14 +218,13 @@ func TestListRecords(t *testing.T) {
 }
 
 func TestReferences(t *testing.T) {
-	s, _ := newTestService(t)
+	s, db := newTestService(t)
 	ctx := context.Background()
 	mustCreate(t, s, "authors", `{"fields": [{"name": "name"}]}`)
 	mustCreate(t, s, "decoys", `{}`)
 	mustCreate(t, s, "books", `{"fields": [{"name": "title"},
 		{"name": "author", "type": "reference", "collection": "authors"},
-		{"name": "editor", "type": "reference", "collection": "authors", "required": true},
-		{"name": "series", "type": "reference", "collection": "series"}]}`)
+		{"name": "editor", "type": "reference", "collection": "authors", "required": true}]}`)
 	a, err := s.CreateRecord(ctx, "authors", nil, json.RawMessage(`{"name": "Ann"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -244,8 +245,6 @@ func TestReferences(t *testing.T) {
 			[]string{"author:reference"}},
 		{"record of another collection", fmt.Sprintf(`{"author": %q, "editor": %q}`, decoy.ID, a.ID),
 			[]string{"author:reference"}},
-		{"target collection does not exist",
-			fmt.Sprintf(`{"editor": %q, "series": "x"}`, a.ID), []string{"series:reference"}},
 		{"required reference missing and bad type", `{"author": 5}`, []string{"author:type", "editor:required"}},
 	}
 	for _, tt := range tests {
@@ -266,8 +265,9 @@ func TestReferences(t *testing.T) {
 		})
 	}
 
-	// Updates re-check references: once the target is gone, the record must
-	// be pointed elsewhere before it can change.
+	// Updates re-check references: a reference whose target is gone (here
+	// removed behind the service's back) must be repointed before the
+	// record can change.
 	b, err := s.CreateRecord(ctx, "books", nil, json.RawMessage(fmt.Sprintf(`{"author": %q, "editor": %q}`, a.ID, a.ID)))
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +276,7 @@ func TestReferences(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteRecord(ctx, "authors", a.ID); err != nil {
+	if _, err := db.W.Exec(`DELETE FROM records WHERE id = ?`, a.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.UpdateRecord(ctx, "books", b.ID, json.RawMessage(`{"title": "T"}`)); !slices.Equal(errorKeys(t, err),
@@ -316,7 +316,7 @@ func TestDeleteCollectionCascades(t *testing.T) {
 	// A new collection of the same name starts empty with its own schema.
 	mustCreate(t, s, "doomed", `{"fields": [{"name": "s"}]}`)
 	p, err := s.ListRecords(ctx, "doomed", ListOptions{})
-	if err != nil || p.Total != 0 {
+	if err != nil || *p.Total != 0 {
 		t.Fatalf("recreated collection: %+v, %v", p, err)
 	}
 	r, err := s.CreateRecord(ctx, "doomed", nil, json.RawMessage(`{"s": "x", "i": 1}`))
@@ -350,7 +350,7 @@ func TestConcurrentRecordWrites(t *testing.T) {
 	}
 	// Every write returned after commit, so all are visible to a fresh read.
 	p, err := s.ListRecords(ctx, "counters", ListOptions{Limit: 1000})
-	if err != nil || p.Total != workers*each || len(p.Records) != workers*each {
-		t.Fatalf("total = %d, records = %d, %v", p.Total, len(p.Records), err)
+	if err != nil || *p.Total != workers*each || len(p.Records) != workers*each {
+		t.Fatalf("total = %d, records = %d, %v", *p.Total, len(p.Records), err)
 	}
 }

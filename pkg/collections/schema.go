@@ -94,9 +94,17 @@ type Field struct {
 	Pattern string `json:"pattern,omitempty"`
 	// Collection is the target collection of a reference field.
 	Collection string `json:"collection,omitempty"`
-	// Unique is recorded but not enforced yet.
-	// TODO(unique): enforce with a partial expression index per field.
-	Unique      bool   `json:"unique,omitempty"`
+	// OnDelete is what deleting a referenced record does to records whose
+	// reference field points at it: OnDeleteRestrict (the default) refuses
+	// the delete, OnDeleteCascade deletes them too, OnDeleteSetNull sets the
+	// field to null. Reference fields only.
+	OnDelete string `json:"on_delete,omitempty"`
+	// Unique makes two records of the collection never hold the same
+	// non-null value in the field, enforced by a SQLite unique index.
+	Unique bool `json:"unique,omitempty"`
+	// Index asks for a (non-unique) SQLite index on the field, for fast
+	// filters and sorts. Unique and reference fields are always indexed.
+	Index       bool   `json:"index,omitempty"`
 	Description string `json:"description,omitempty"`
 
 	re *regexp.Regexp
@@ -122,6 +130,13 @@ func (f *Field) isStringLike() bool {
 	}
 	return false
 }
+
+// On-delete policies of reference fields.
+const (
+	OnDeleteRestrict = "restrict"
+	OnDeleteCascade  = "cascade"
+	OnDeleteSetNull  = "set_null"
+)
 
 var collectionNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
@@ -273,6 +288,12 @@ func parseField(index int, raw json.RawMessage) (Field, error) {
 	if f.Unique, err = p.boolean("unique"); err != nil {
 		return Field{}, err
 	}
+	if f.Index, err = p.boolean("index"); err != nil {
+		return Field{}, err
+	}
+	if f.OnDelete, _, err = p.str("on_delete"); err != nil {
+		return Field{}, err
+	}
 	if f.Description, _, err = p.str("description"); err != nil {
 		return Field{}, err
 	}
@@ -350,8 +371,39 @@ func (p *fieldParser) checkOptions(f *Field) error {
 		if !collectionNameRE.MatchString(f.Collection) || len(f.Collection) > maxNameLen {
 			return p.errorf("collection %q is not a valid collection name", f.Collection)
 		}
-	} else if f.Collection != "" {
-		return p.errorf("collection applies only to reference fields")
+		switch strings.ToLower(strings.TrimSpace(f.OnDelete)) {
+		case "", OnDeleteRestrict:
+			f.OnDelete = OnDeleteRestrict
+		case OnDeleteCascade:
+			f.OnDelete = OnDeleteCascade
+		case OnDeleteSetNull:
+			if f.Required {
+				return p.errorf("on_delete set_null needs a field that is not required")
+			}
+			f.OnDelete = OnDeleteSetNull
+		default:
+			return p.errorf("on_delete must be restrict, cascade or set_null")
+		}
+	} else {
+		if f.Collection != "" {
+			return p.errorf("collection applies only to reference fields")
+		}
+		if f.OnDelete != "" {
+			return p.errorf("on_delete applies only to reference fields")
+		}
+	}
+	return nil
+}
+
+// indexed reports whether the field gets an index of its own.
+func (f *Field) indexed() bool { return f.Unique || f.Index || f.Type == TypeReference }
+
+// field returns the named field, or nil.
+func (s Schema) field(name string) *Field {
+	for i := range s.Fields {
+		if s.Fields[i].Name == name {
+			return &s.Fields[i]
+		}
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -65,6 +66,9 @@ type Service struct {
 
 	mu      sync.RWMutex
 	schemas map[string]cachedSchema
+
+	pub         publisherBox
+	eventErrors atomic.Uint64
 }
 
 type cachedSchema struct {
@@ -121,6 +125,14 @@ func (s *Service) schemaFor(name, id, raw string) (Schema, error) {
 	}
 	s.cache(name, id, raw, sch)
 	return sch, nil
+}
+
+// cached returns the cached id, schema text and schema of a collection.
+func (s *Service) cached(name string) (id, raw string, sch Schema, ok bool) {
+	s.mu.RLock()
+	c, ok := s.schemas[name]
+	s.mu.RUnlock()
+	return c.id, c.raw, c.schema, ok
 }
 
 func (s *Service) cache(name, id, raw string, sch Schema) {
@@ -213,24 +225,44 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Collection, error
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
+		if err := checkTargets(ctx, tx, c.Name, sch); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO collections (`+collectionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			c.ID, c.Name, c.Label, string(c.Schema), string(c.Options), c.CreatedAt, c.UpdatedAt)
-		return err
+		if err != nil {
+			return err
+		}
+		return syncIndexes(ctx, tx, c.ID, sch)
 	})
 	if err != nil {
-		if errors.Is(err, ErrCollectionExists) {
-			return Collection{}, err
-		}
-		return Collection{}, fmt.Errorf("create collection: %w", err)
+		return Collection{}, passTyped("create collection", err)
 	}
 	s.cache(c.Name, c.ID, string(c.Schema), sch)
-	// TODO(unique): create the unique indexes of the new schema here, in the same transaction.
 	return c, nil
+}
+
+// passTyped adds context to unexpected errors and passes the typed ones
+// through unchanged, so their messages reach clients as they are.
+func passTyped(op string, err error) error {
+	var (
+		se *SchemaError
+		ue *UniqueError
+		re *ReferencedError
+	)
+	if errors.Is(err, ErrCollectionExists) || errors.Is(err, ErrCollectionNotFound) ||
+		errors.As(err, &se) || errors.As(err, &ue) || errors.As(err, &re) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", op, err)
 }
 
 // Update changes a collection's label, schema or options. Existing records
 // are not re-validated; each is checked against the new schema when it is
-// next updated.
+// next updated (Status lists those that no longer pass). A new schema brings
+// the collection's indexes in line with it in the same transaction: a field
+// that becomes unique while records share a value is refused with a
+// *UniqueError listing the values, and nothing changes.
 func (s *Service) Update(ctx context.Context, name string, in UpdateInput) (Collection, error) {
 	if in.Label != nil {
 		if err := checkLabel(*in.Label); err != nil {
@@ -275,17 +307,21 @@ func (s *Service) Update(ctx context.Context, name string, in UpdateInput) (Coll
 			c.Options = options
 		}
 		c.UpdatedAt = store.Now()
-		// TODO(unique): add and drop unique indexes to match the new schema here.
+		if newSchema {
+			if err := checkTargets(ctx, tx, c.Name, sch); err != nil {
+				return err
+			}
+			if err := syncIndexes(ctx, tx, c.ID, sch); err != nil {
+				return err
+			}
+		}
 		_, err = tx.ExecContext(ctx,
 			`UPDATE collections SET label = ?, schema = ?, options = ?, updated_at = ? WHERE id = ?`,
 			c.Label, string(c.Schema), string(c.Options), c.UpdatedAt, c.ID)
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, ErrCollectionNotFound) {
-			return Collection{}, err
-		}
-		return Collection{}, fmt.Errorf("update collection: %w", err)
+		return Collection{}, passTyped("update collection", err)
 	}
 	if newSchema {
 		s.cache(c.Name, c.ID, string(c.Schema), sch)
@@ -293,26 +329,41 @@ func (s *Service) Update(ctx context.Context, name string, in UpdateInput) (Coll
 	return c, nil
 }
 
-// Delete removes a collection and, through the foreign key, all its records.
-// Reference fields elsewhere that point at those records are left dangling.
+// Delete removes a collection, its indexes and, through the foreign key,
+// all its records, without record events. A collection that reference
+// fields of other collections point at cannot be deleted
+// (*ReferencedError): those fields must be removed or retargeted first.
 func (s *Service) Delete(ctx context.Context, name string) error {
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM collections WHERE name = ?`, name)
+		var cid string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM collections WHERE name = ?`, name).Scan(&cid)
+		if errors.Is(err, sql.ErrNoRows) {
+			return collectionNotFound(name)
+		}
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		refs, err := s.referrers(ctx, tx)
+		if err != nil {
 			return err
-		} else if n == 0 {
-			return collectionNotFound(name)
 		}
-		return nil
+		blockers := map[string]int{}
+		for _, rf := range refs[name] {
+			if rf.coll != name {
+				blockers[rf.coll+"."+rf.field] = -1
+			}
+		}
+		if len(blockers) > 0 {
+			return referencedError(fmt.Sprintf("Collection '%s'", name), blockers)
+		}
+		if err := dropIndexes(ctx, tx, cid); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM collections WHERE id = ?`, cid)
+		return err
 	})
 	if err != nil {
-		if errors.Is(err, ErrCollectionNotFound) {
-			return err
-		}
-		return fmt.Errorf("delete collection: %w", err)
+		return passTyped("delete collection", err)
 	}
 	s.uncache(name)
 	return nil

@@ -43,6 +43,9 @@ type Config struct {
 	Secrets Secrets `toml:"-"`
 	// Warnings lists unknown keys and other non-fatal findings.
 	Warnings []string `toml:"-"`
+	// fromEnv maps dotted keys set from the environment to their variable,
+	// so errors name the variable rather than the file.
+	fromEnv map[string]string
 }
 
 // Server configures the HTTP listener of the api role.
@@ -77,8 +80,10 @@ type Auth struct {
 	TokenTTLHours int `toml:"token_ttl_hours" env:"TINYBASE_AUTH_TOKEN_TTL_HOURS"`
 	// BcryptCost is the bcrypt work factor. Default 12.
 	BcryptCost int `toml:"bcrypt_cost" env:"TINYBASE_AUTH_BCRYPT_COST"`
-	// HashConcurrency bounds simultaneous password hashes. Default 0 (number of CPUs).
+	// HashConcurrency bounds simultaneous password hashes. Default 0 (half the CPUs, at least one).
 	HashConcurrency int `toml:"hash_concurrency" env:"TINYBASE_AUTH_HASH_CONCURRENCY"`
+	// PasswordResetTTLMinutes is how long a password reset link works. Default 60.
+	PasswordResetTTLMinutes int `toml:"password_reset_ttl_minutes" env:"TINYBASE_AUTH_PASSWORD_RESET_TTL_MINUTES"`
 }
 
 // JWT configures token signing and lifetimes.
@@ -128,6 +133,11 @@ type Worker struct {
 	// DrainSeconds is how long a stopping worker lets in-flight calls run
 	// before handing them back to the queue. Default 30.
 	DrainSeconds int `toml:"drain_seconds" env:"TINYBASE_WORKER_DRAIN_SECONDS"`
+	// FunctionUser is the account function processes run as when the
+	// worker runs as root; they also get a PID namespace of their own.
+	// Default "nobody". A worker not running as root cannot switch users
+	// and runs functions as itself (it logs a warning).
+	FunctionUser string `toml:"function_user" env:"TINYBASE_WORKER_FUNCTION_USER"`
 }
 
 // Scheduler configures the scheduler role.
@@ -138,6 +148,10 @@ type Scheduler struct {
 	IntervalSeconds int `toml:"interval_seconds" env:"TINYBASE_SCHEDULER_INTERVAL_SECONDS"`
 	// LeaseSeconds is how long a leader lease lasts without renewal. Default 10.
 	LeaseSeconds int `toml:"lease_seconds" env:"TINYBASE_SCHEDULER_LEASE_SECONDS"`
+	// MissedRunGraceSeconds is how late a schedule may still run: after
+	// downtime, due runs are coalesced into one if the latest is at most
+	// this old, and skipped (and counted) otherwise. Default 3600.
+	MissedRunGraceSeconds int `toml:"missed_run_grace_seconds" env:"TINYBASE_SCHEDULER_MISSED_RUN_GRACE_SECONDS"`
 }
 
 // RateLimit configures request limits. The limiter lives in the api's memory.
@@ -152,6 +166,23 @@ type RateLimit struct {
 	RedisURL string `toml:"redis_url" env:"TINYBASE_RATE_LIMIT_REDIS_URL"`
 	// MaxConcurrentFunctionsPerUser caps a user's simultaneous calls. Default 10.
 	MaxConcurrentFunctionsPerUser int `toml:"max_concurrent_functions_per_user" env:"TINYBASE_RATE_LIMIT_MAX_CONCURRENT_FUNCTIONS_PER_USER"`
+	// RegisterPerMinute limits POST /api/auth/register per client address. Default 5; 0 means no limit.
+	RegisterPerMinute int `toml:"register_per_minute" env:"TINYBASE_RATE_LIMIT_REGISTER_PER_MINUTE"`
+	// LoginPerMinute limits POST /api/auth/login per client address. Default 10; 0 means no limit.
+	LoginPerMinute int `toml:"login_per_minute" env:"TINYBASE_RATE_LIMIT_LOGIN_PER_MINUTE"`
+	// RefreshPerMinute limits POST /api/auth/refresh per client address. Default 20; 0 means no limit.
+	RefreshPerMinute int `toml:"refresh_per_minute" env:"TINYBASE_RATE_LIMIT_REFRESH_PER_MINUTE"`
+	// PasswordResetRequestPerMinute limits POST /api/auth/password-reset/request per client address.
+	// Default 5; 0 means no limit.
+	PasswordResetRequestPerMinute int `toml:"password_reset_request_per_minute" env:"TINYBASE_RATE_LIMIT_PASSWORD_RESET_REQUEST_PER_MINUTE"`
+	// PasswordResetConfirmPerMinute limits POST /api/auth/password-reset/confirm per client address.
+	// Default 10; 0 means no limit.
+	PasswordResetConfirmPerMinute int `toml:"password_reset_confirm_per_minute" env:"TINYBASE_RATE_LIMIT_PASSWORD_RESET_CONFIRM_PER_MINUTE"`
+	// PasswordResetEmailsPerHour caps reset emails sent to one address, whoever asks. Default 3; 0 means no limit.
+	PasswordResetEmailsPerHour int `toml:"password_reset_emails_per_hour" env:"TINYBASE_RATE_LIMIT_PASSWORD_RESET_EMAILS_PER_HOUR"`
+	// TrustedProxies lists reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For
+	// header names the client address. Default [] (the connection's peer is the client).
+	TrustedProxies []string `toml:"trusted_proxies" env:"TINYBASE_RATE_LIMIT_TRUSTED_PROXIES"`
 }
 
 // CORS configures cross-origin access.
@@ -183,15 +214,29 @@ type Public struct {
 	StaticDir string `toml:"static_dir" env:"TINYBASE_PUBLIC_STATIC_DIR"`
 }
 
-// Email configures outgoing mail.
+// Email configures outgoing mail (password reset links). Sending happens in
+// the background with retries; see docs/auth.md.
 type Email struct {
-	Enabled      bool   `toml:"enabled" env:"TINYBASE_EMAIL_ENABLED"`
-	SMTPHost     string `toml:"smtp_host" env:"TINYBASE_EMAIL_SMTP_HOST"`
-	SMTPPort     int    `toml:"smtp_port" env:"TINYBASE_EMAIL_SMTP_PORT"`
+	// Enabled sends emails; when false, reset requests are answered but no mail goes out. Default false.
+	Enabled bool `toml:"enabled" env:"TINYBASE_EMAIL_ENABLED"`
+	// SMTPHost is the mail server. Required when enabled.
+	SMTPHost string `toml:"smtp_host" env:"TINYBASE_EMAIL_SMTP_HOST"`
+	// SMTPPort is the mail server's port. Default 587.
+	SMTPPort int `toml:"smtp_port" env:"TINYBASE_EMAIL_SMTP_PORT"`
+	// SMTPUser and SMTPPassword log in with AUTH PLAIN when the user is set (never over clear text
+	// to another host).
 	SMTPUser     string `toml:"smtp_user" env:"TINYBASE_EMAIL_SMTP_USER"`
 	SMTPPassword string `toml:"smtp_password" env:"TINYBASE_EMAIL_SMTP_PASSWORD" secret:"true"`
-	FromAddress  string `toml:"from_address" env:"TINYBASE_EMAIL_FROM_ADDRESS"`
-	FromName     string `toml:"from_name" env:"TINYBASE_EMAIL_FROM_NAME"`
+	// TLS is "starttls" (upgrade, refused if the server does not offer it), "implicit" (TLS from
+	// the first byte, usually port 465) or "none" (clear text, for a local relay). Default "starttls".
+	TLS string `toml:"tls" env:"TINYBASE_EMAIL_TLS"`
+	// FromAddress is the sender address. Required when enabled.
+	FromAddress string `toml:"from_address" env:"TINYBASE_EMAIL_FROM_ADDRESS"`
+	// FromName is the sender's display name. Default "TinyBase".
+	FromName string `toml:"from_name" env:"TINYBASE_EMAIL_FROM_NAME"`
+	// TemplatesDir holds the project's email templates, which replace the built-in ones file by
+	// file. Default "./templates/email".
+	TemplatesDir string `toml:"templates_dir" env:"TINYBASE_EMAIL_TEMPLATES_DIR"`
 }
 
 // Bus configures the NATS message bus.
@@ -217,20 +262,22 @@ func Default() Config {
 		Server: Server{Host: "0.0.0.0", Port: 8000, LogLevel: "info", LogFormat: "text",
 			BodyLimitBytes: 11 << 20},
 		Database: Database{URL: "sqlite:///./tinybase.db"},
-		Auth:     Auth{TokenTTLHours: 24, BcryptCost: 12},
+		Auth:     Auth{TokenTTLHours: 24, BcryptCost: 12, PasswordResetTTLMinutes: 60},
 		JWT: JWT{Algorithm: "HS256", AccessTokenExpireMinutes: 1440, RefreshTokenExpireDays: 30,
 			LeewaySeconds: 5},
 		Functions: Functions{Dir: "./functions", LoggingEnabled: true, LoggingLevel: "INFO",
 			LoggingFormat: "json", ColdStartPoolSize: 3, ColdStartTTLSeconds: 300,
 			TimeoutSeconds: 1800, MaxPayloadBytes: 10 << 20, MaxResultBytes: 10 << 20,
 			ScanIntervalSeconds: 2},
-		Worker:     Worker{Count: 2, Concurrency: 4, DrainSeconds: 30},
-		Scheduler:  Scheduler{Enabled: true, IntervalSeconds: 5, LeaseSeconds: 10},
-		RateLimit:  RateLimit{Enabled: true, Backend: "memory", MaxConcurrentFunctionsPerUser: 10},
+		Worker:    Worker{Count: 2, Concurrency: 4, DrainSeconds: 30, FunctionUser: "nobody"},
+		Scheduler: Scheduler{Enabled: true, IntervalSeconds: 5, LeaseSeconds: 10, MissedRunGraceSeconds: 3600},
+		RateLimit: RateLimit{Enabled: true, Backend: "memory", MaxConcurrentFunctionsPerUser: 10,
+			RegisterPerMinute: 5, LoginPerMinute: 10, RefreshPerMinute: 20, PasswordResetRequestPerMinute: 5,
+			PasswordResetConfirmPerMinute: 10, PasswordResetEmailsPerHour: 3},
 		CORS:       CORS{AllowOrigins: []string{"*"}},
 		Admin:      Admin{StaticDir: "builtin"},
 		Extensions: Extensions{Enabled: true, Dir: "./.tinybase/extensions"},
-		Email:      Email{SMTPPort: 587, FromName: "TinyBase"},
+		Email:      Email{SMTPPort: 587, FromName: "TinyBase", TLS: "starttls", TemplatesDir: "./templates/email"},
 		Bus:        Bus{Host: "127.0.0.1", Port: 4222, StoreDir: "./.tinybase/bus"},
 	}
 }

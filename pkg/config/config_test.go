@@ -159,3 +159,44 @@ func TestDatabasePath(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvErrorsNameTheVariable(t *testing.T) {
+	_, err := Load(t.TempDir(), []string{"TINYBASE_SERVER_PORT=70000"})
+	if err == nil || !strings.Contains(err.Error(), "TINYBASE_SERVER_PORT") || strings.Contains(err.Error(), FileName) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestUnknownEnvWarns(t *testing.T) {
+	cfg, err := Load(t.TempDir(), []string{"TINYBASE_SERVER_PORTT=1", "TINYBASE_DIR=.", "TINYBASE_SERVER_PORT=8001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(cfg.Warnings, "\n")
+	if !strings.Contains(joined, "TINYBASE_SERVER_PORTT") || strings.Contains(joined, "TINYBASE_DIR") ||
+		strings.Contains(joined, "TINYBASE_SERVER_PORT ") {
+		t.Fatalf("warnings %q", joined)
+	}
+}
+
+func TestTypeErrorIsPlain(t *testing.T) {
+	_, err := Load(writeTOML(t, "[rate_limit]\nenabled = \"yes\"\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), "rate_limit.enabled: must be true or false") ||
+		strings.Contains(err.Error(), "struct field") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestURLPasswordsMasked(t *testing.T) {
+	cfg, err := Load(t.TempDir(), []string{"TINYBASE_BUS_URL=nats://tinybase:SECRETURL@10.0.0.1:4222"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cfg.Effective()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "SECRETURL") || !strings.Contains(out, "nats://tinybase:********@10.0.0.1:4222") {
+		t.Fatalf("effective config:\n%s", out)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -71,11 +73,28 @@ func decodeFile(cfg *Config, path string, data []byte) error {
 			if key == "" {
 				return fmt.Errorf("%s:%d: %s", path, row, de.Error())
 			}
-			return fmt.Errorf("%s:%d: %s: %s", path, row, key, de.Error())
+			return fmt.Errorf("%s:%d: %s: %s", path, row, key, plainTypeError(de.Error()))
 		}
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+var tomlTypeErr = regexp.MustCompile(`cannot decode TOML (\w+) into .* of type (\S+)`)
+
+// plainTypeError rewords go-toml's type mismatch (which names Go struct
+// fields) in the terms of the file.
+func plainTypeError(msg string) string {
+	m := tomlTypeErr.FindStringSubmatch(msg)
+	if m == nil {
+		return strings.TrimPrefix(msg, "toml: ")
+	}
+	want := map[string]string{"bool": "true or false", "int": "a whole number", "string": "a quoted string",
+		"[]string": "a list of strings"}[m[2]]
+	if want == "" {
+		want = m[2]
+	}
+	return fmt.Sprintf("must be %s, found a TOML %s", want, m[1])
 }
 
 // applyEnv copies every TINYBASE_* variable named by an `env` tag into cfg.
@@ -86,8 +105,14 @@ func applyEnv(cfg *Config, environ []string) error {
 			env[k] = v
 		}
 	}
-	return walk(reflect.ValueOf(cfg).Elem(), "", func(key string, f reflect.StructField, v reflect.Value) error {
+	known := map[string]bool{}
+	for _, name := range otherEnv {
+		known[name] = true
+	}
+	cfg.fromEnv = map[string]string{}
+	err := walk(reflect.ValueOf(cfg).Elem(), "", func(key string, f reflect.StructField, v reflect.Value) error {
 		name := f.Tag.Get("env")
+		known[name] = true
 		raw, ok := env[name]
 		if name == "" || !ok {
 			return nil
@@ -95,9 +120,30 @@ func applyEnv(cfg *Config, environ []string) error {
 		if err := setFromString(v, raw); err != nil {
 			return fmt.Errorf("environment %s (%s): %w", name, key, err)
 		}
+		cfg.fromEnv[key] = name
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	var unknown []string
+	for k := range env {
+		if strings.HasPrefix(k, "TINYBASE_") && !known[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("environment %s is not a TinyBase setting and is ignored", k))
+	}
+	return nil
 }
+
+// otherEnv are TINYBASE_* variables read outside the configuration: by the
+// command line, by roles started under the supervisor, and by the
+// Python TinyBase's deploy tooling.
+var otherEnv = []string{"TINYBASE_DIR", "TINYBASE_SUPERVISED", "TINYBASE_API_URL", "TINYBASE_API_TOKEN",
+	"TINYBASE_TIMEOUT", "TINYBASE_ENV"}
 
 // walk visits every leaf field that has a toml key, with its dotted key.
 func walk(v reflect.Value, prefix string, fn func(key string, f reflect.StructField, v reflect.Value) error) error {
@@ -163,6 +209,9 @@ func (c *Config) Validate() error {
 		src = "configuration"
 	}
 	bad := func(key, format string, a ...any) error {
+		if name, ok := c.fromEnv[key]; ok {
+			return fmt.Errorf("environment %s (%s): %s", name, key, fmt.Sprintf(format, a...))
+		}
 		return fmt.Errorf("%s: %s: %s", src, key, fmt.Sprintf(format, a...))
 	}
 	port := func(key string, p int) error {
@@ -236,6 +285,9 @@ func (c *Config) Validate() error {
 	if c.Server.PublicURL != "" && !strings.HasPrefix(c.Server.PublicURL, "http://") &&
 		!strings.HasPrefix(c.Server.PublicURL, "https://") {
 		return bad("server.public_url", "must start with http:// or https://, got %q", c.Server.PublicURL)
+	}
+	if err := c.validateAccounts(bad); err != nil {
+		return err
 	}
 	return nil
 }

@@ -119,6 +119,9 @@ type Meta struct {
 	// Error is set instead of the describing fields when the worker could
 	// not describe the file; such an entry is never put in a Registry.
 	Error string `json:"error,omitempty"`
+	// VersionID is the api's record of this content (pkg/versions); the
+	// api fills it in, workers leave it empty.
+	VersionID string `json:"version_id,omitempty"`
 }
 
 // clone returns a deep copy of m with nil Tags replaced by an empty list, so

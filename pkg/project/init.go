@@ -45,9 +45,6 @@ func Init(ctx context.Context, o InitOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
 	tomlPath := filepath.Join(dir, config.FileName)
 	stateDir := filepath.Join(dir, config.StateDir)
 	_, tomlErr := os.Stat(tomlPath)
@@ -58,6 +55,19 @@ func Init(ctx context.Context, o InitOptions) error {
 	}
 	if (o.AdminEmail == "") != (o.AdminPassword == "") {
 		return errors.New("give both --admin-email and --admin-password, or neither")
+	}
+	// Check the admin's details before anything is written, so bad input
+	// leaves no half-made project behind.
+	if o.AdminEmail != "" {
+		if _, err := users.NormalizeEmail(o.AdminEmail); err != nil {
+			return fmt.Errorf("--admin-email %q: %w", o.AdminEmail, err)
+		}
+		if err := users.CheckPassword(o.AdminPassword); err != nil {
+			return fmt.Errorf("--admin-password: %w", err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
 	}
 
 	if tomlErr != nil {

@@ -18,9 +18,9 @@ const maxScriptScan = 10 << 20
 // path: `python3 <file>` for .py files, `uv run --script <file>` when the
 // file declares inline script metadata and uv is installed, and the file
 // itself for any other executable. Interpreters are looked up on the
-// worker's PATH, not the function's, so a function environment without
-// PATH still works.
-func command(path string) (string, []string, error) {
+// function environment's PATH when it has one (an isolated function user
+// may not reach every folder on the worker's PATH), else on the worker's.
+func command(path string, env []string) (string, []string, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: %w", ErrNotRunnable, err)
@@ -30,11 +30,11 @@ func command(path string) (string, []string, error) {
 	}
 	if strings.HasSuffix(path, ".py") {
 		if hasScriptBlock(path) {
-			if uv, err := exec.LookPath("uv"); err == nil {
+			if uv, err := lookPath("uv", env); err == nil {
 				return uv, []string{"run", "--script", path}, nil
 			}
 		}
-		python, err := exec.LookPath("python3")
+		python, err := lookPath("python3", env)
 		if err != nil {
 			return "", nil, fmt.Errorf("%w: python3 not found: %w", ErrNotRunnable, err)
 		}
@@ -44,6 +44,30 @@ func command(path string) (string, []string, error) {
 		return "", nil, fmt.Errorf("%w: neither a .py file nor executable", ErrNotRunnable)
 	}
 	return path, nil, nil
+}
+
+// lookPath finds an executable on the PATH of env, or on the worker's own
+// PATH when env sets none.
+func lookPath(file string, env []string) (string, error) {
+	pathVar, ok := "", false
+	for _, kv := range env {
+		if v, found := strings.CutPrefix(kv, "PATH="); found {
+			pathVar, ok = v, true
+		}
+	}
+	if !ok {
+		return exec.LookPath(file)
+	}
+	for _, dir := range filepath.SplitList(pathVar) {
+		if dir == "" || !filepath.IsAbs(dir) {
+			continue
+		}
+		p := filepath.Join(dir, file)
+		if info, err := os.Stat(p); err == nil && info.Mode().IsRegular() && info.Mode().Perm()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found on the function PATH %q", file, pathVar)
 }
 
 // hasScriptBlock reports whether a Python file contains a complete inline

@@ -30,7 +30,7 @@ const (
 // Describe runs `<cmd> --metadata` for fn and returns the validated
 // metadata. It takes at most DescribeTimeout, less if ctx ends sooner.
 func (r *Runner) Describe(ctx context.Context, fn Function) (Metadata, error) {
-	name, args, err := command(fn.Path)
+	name, args, err := command(fn.Path, r.env)
 	if err != nil {
 		return Metadata{}, fmt.Errorf("describe %s: %w", fn.Path, err)
 	}
@@ -40,7 +40,7 @@ func (r *Runner) Describe(ctx context.Context, fn Function) (Metadata, error) {
 	cmd := exec.CommandContext(runCtx, name, append(args, "--metadata")...)
 	cmd.Dir = filepath.Dir(fn.Path)
 	cmd.Env = r.env
-	setProcAttrs(cmd)
+	setProcAttrs(cmd, r.opts.Isolation)
 	cmd.Cancel = func() error {
 		signalGroup(cmd.Process.Pid, syscall.SIGKILL)
 		return nil

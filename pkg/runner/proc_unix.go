@@ -12,6 +12,10 @@ import (
 //
 // TODO(runner): without Linux's Pdeathsig, functions may outlive a worker
 // that is killed with SIGKILL.
-func setProcAttrs(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+func setProcAttrs(cmd *exec.Cmd, iso *Isolation) {
+	attr := &syscall.SysProcAttr{Setpgid: true}
+	if iso != nil {
+		attr.Credential = &syscall.Credential{Uid: iso.UID, Gid: iso.GID, Groups: []uint32{}}
+	}
+	cmd.SysProcAttr = attr
 }

@@ -49,6 +49,7 @@ type process struct {
 // spawnConfig is what startProcess needs from the Runner's options.
 type spawnConfig struct {
 	env       []string
+	iso       *Isolation
 	maxLine   int // longest stdout line kept
 	maxStderr int // stderr captured per call
 	log       *slog.Logger
@@ -57,14 +58,14 @@ type spawnConfig struct {
 // startProcess starts `<cmd> --serve` for fn. The caller then waits for the
 // ready line (see Runner.handshake).
 func startProcess(fn Function, key string, gen uint64, cfg spawnConfig) (*process, error) {
-	name, args, err := command(fn.Path)
+	name, args, err := command(fn.Path, cfg.env)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", fn.Path, err)
 	}
 	cmd := exec.Command(name, append(args, "--serve")...)
 	cmd.Dir = filepath.Dir(fn.Path)
 	cmd.Env = cfg.env
-	setProcAttrs(cmd)
+	setProcAttrs(cmd, cfg.iso)
 
 	// The pipes are created here rather than with cmd.StdoutPipe so that
 	// Wait does not close them: reading must go on until the readers are

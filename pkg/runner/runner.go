@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -130,6 +129,20 @@ type Options struct {
 	// Logger receives process lifecycle events and function stderr lines at
 	// debug level. Default: discard.
 	Logger *slog.Logger
+	// Isolation, when set, runs function processes as another user and in
+	// their own PID namespace (Linux; needs the worker to run as root).
+	Isolation *Isolation
+}
+
+// Isolation separates function processes from the worker. Running as a
+// different user keeps them out of files only the worker's user may read
+// (the project's secrets and database); a PID namespace of their own means
+// that when a function process dies, the kernel kills everything it
+// started, even after the worker itself was killed.
+type Isolation struct {
+	UID, GID uint32
+	// NewPIDNamespace starts each process as PID 1 of a new namespace.
+	NewPIDNamespace bool
 }
 
 // Runner starts, pools and stops function processes. It is safe for
@@ -375,12 +388,12 @@ func (r *Runner) abort(ctx context.Context, p *process, out outcome) Result {
 		// Stop synchronously: the process is gone already, and waiting for
 		// the pipes to drain puts its last words into the message.
 		p.stop(false, r.opts.KillGrace)
+		// The message goes back to whoever called the function, so it
+		// does not carry the process's output (tracebacks with paths,
+		// whatever the code printed); that stays in Result.Stderr, kept
+		// with the call record for the function's owner.
 		stderr := p.stderr.endCapture()
-		msg := strings.TrimSpace(stderr)
-		if msg == "" {
-			msg = "Function execution failed"
-		}
-		res = failed(ErrorTypeSubprocess, msg)
+		res = failed(ErrorTypeSubprocess, "Function process exited unexpectedly; its output is kept in the call record")
 		res.Stderr = stderr
 		r.release(p, false)
 		return res
@@ -514,6 +527,7 @@ func (r *Runner) spawn(fn Function, key string) (*process, error) {
 	r.mu.Unlock()
 	p, err := startProcess(fn, key, gen, spawnConfig{
 		env:       r.env,
+		iso:       r.opts.Isolation,
 		maxLine:   r.opts.MaxResultBytes + lineSlack,
 		maxStderr: r.opts.MaxStderrBytes,
 		log:       r.log,

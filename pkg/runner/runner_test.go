@@ -416,8 +416,8 @@ func TestCrash(t *testing.T) {
 
 	res := call(t, r, fn, `{"crash":true}`)
 	mustFail(t, res, ErrorTypeSubprocess)
-	if !strings.Contains(res.ErrorMessage, "boom: about to crash") {
-		t.Fatalf("message %q does not carry stderr", res.ErrorMessage)
+	if strings.Contains(res.ErrorMessage, "boom") || !strings.Contains(res.Stderr, "boom: about to crash") {
+		t.Fatalf("message %q must not, and stderr %q must, carry the crash output", res.ErrorMessage, res.Stderr)
 	}
 	waitGone(t, before)
 	after := pidOf(t, call(t, r, fn, `{}`))
@@ -644,7 +644,7 @@ func TestProtocolViolations(t *testing.T) {
 		{"garbage", ErrorTypeJSONDecode, "Failed to parse function output: "},
 		{"mismatch", ErrorTypeProtocol, `response id "other"`},
 		{"badversion", ErrorTypeProtocol, "unsupported function protocol version 2"},
-		{"noready", ErrorTypeSubprocess, "cannot start: missing config"},
+		{"noready", ErrorTypeSubprocess, "exited unexpectedly"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
@@ -653,6 +653,9 @@ func TestProtocolViolations(t *testing.T) {
 			mustFail(t, res, tt.errorType)
 			if !strings.Contains(res.ErrorMessage, tt.message) {
 				t.Fatalf("message %q, want it to contain %q", res.ErrorMessage, tt.message)
+			}
+			if tt.mode == "noready" && !strings.Contains(res.Stderr, "cannot start: missing config") {
+				t.Fatalf("stderr %q lacks the process output", res.Stderr)
 			}
 			assertStats(t, r, 0, 0)
 		})

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tinybase/tinybase/pkg/bus"
@@ -31,10 +32,9 @@ type Options struct {
 }
 
 // Run runs the scheduler until ctx is done and releases the lease on exit.
-//
-// TODO(schedules): load schedules from the api over the bus, keep a timer
-// heap and publish due runs; for now the role only competes for the lease
-// and reports status.
+// While it holds the lease it loads the active schedules from the api over
+// the bus, follows their change events and publishes a fire into the
+// TB_FIRES work queue whenever one comes due; see leader.
 func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	host, _ := os.Hostname()
 	if opts.ID == "" {
@@ -71,22 +71,56 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	defer svc.Stop()
 	log.Info("scheduler started", "id", opts.ID)
 
+	grace := time.Duration(cfg.Scheduler.MissedRunGraceSeconds) * time.Second
+	var renewed atomic.Int64 // Unix ns of the last successful lease write
+	fresh := func() bool {
+		return time.Since(time.Unix(0, renewed.Load())) < bus.LeaseTTL-leaseSafety
+	}
+	var lead *leading
+	var current atomic.Pointer[leaderLoop]
+	prevReconnect := conn.NC.Opts.ReconnectedCB
+	conn.NC.SetReconnectHandler(func(nc *nats.Conn) {
+		if prevReconnect != nil {
+			prevReconnect(nc)
+		}
+		if ld := current.Load(); ld != nil {
+			ld.requestResync()
+		}
+	})
+
 	l := &lease{kv: kv, id: opts.ID, log: log}
 	renew := bus.LeaseTTL / 3
 	t := time.NewTicker(renew)
 	defer t.Stop()
 	for {
+		now := time.Now()
 		held := l.tryHold(ctx)
+		if held {
+			renewed.Store(now.UnixNano())
+		}
 		if held != leader.Load() {
 			leader.Store(held)
 			if held {
 				log.Info("scheduler became leader")
+				pub, err := newPublisher(conn.NC, log)
+				if err != nil {
+					return fmt.Errorf("open jetstream: %w", err)
+				}
+				ld := newLeader(conn.NC, pub, opts.ID, grace, fresh, log)
+				current.Store(ld)
+				lead = startLeading(ld, log)
 			} else {
 				log.Info("scheduler is standing by")
+				current.Store(nil)
+				lead.stop()
+				lead = nil
 			}
 		}
 		select {
 		case <-ctx.Done():
+			if lead != nil {
+				lead.stop()
+			}
 			if leader.Load() {
 				l.release()
 			}
@@ -95,6 +129,37 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		case <-t.C:
 		}
 	}
+}
+
+// leaseSafety is how long before the lease could lapse a leader stops
+// firing, so that two leaders never fire at once (their fires would be
+// deduplicated anyway).
+const leaseSafety = 2 * time.Second
+
+// leading is a running leader.
+type leading struct {
+	ld     *leaderLoop
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startLeading(ld *leaderLoop, log *slog.Logger) *leading {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &leading{ld: ld, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		if err := ld.run(ctx); err != nil {
+			log.Error("leader stopped", "error", err)
+		}
+	}()
+	return r
+}
+
+// stop ends the leader and settles the fires it published.
+func (r *leading) stop() {
+	r.cancel()
+	<-r.done
+	r.ld.pub.stop()
 }
 
 // lease is a leader lease: a KV key whose value is the holder's id, kept

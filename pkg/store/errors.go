@@ -2,5 +2,9 @@ package store
 
 import "errors"
 
-// ErrSchemaTooNew means the database was migrated by a newer TinyBase.
-var ErrSchemaTooNew = errors.New("database schema too new")
+var (
+	// ErrSchemaTooNew means the database was migrated by a newer TinyBase.
+	ErrSchemaTooNew = errors.New("database schema too new")
+	// ErrClosed means a write was submitted to a closed database.
+	ErrClosed = errors.New("database closed")
+)

@@ -120,6 +120,17 @@ func (c *child) shutdown() {
 	}
 }
 
+// kill stops the child at once, with everything in its process group.
+func (c *child) kill() {
+	c.mu.Lock()
+	c.stopping = true
+	cmd := c.cmd
+	c.mu.Unlock()
+	if cmd != nil && cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
 func exitDesc(err error) string {
 	if err == nil {
 		return "exit status 0"

@@ -10,11 +10,14 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/tinybase/tinybase/internal/lockfile"
 	"github.com/tinybase/tinybase/pkg/bus"
 	"github.com/tinybase/tinybase/pkg/config"
 )
@@ -35,7 +38,7 @@ type Options struct {
 
 // Errors reported before anything starts.
 var (
-	ErrNotInitialised = errors.New("this folder is not a TinyBase project: run tinybase init first")
+	ErrNotInitialised = errors.New("not a TinyBase project: run tinybase init first")
 	ErrPortInUse      = errors.New("port in use")
 )
 
@@ -47,7 +50,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		log = slog.Default()
 	}
 	if !cfg.Secrets.Present() {
-		return ErrNotInitialised
+		return fmt.Errorf("%s is %w", cfg.Dir, ErrNotInitialised)
 	}
 	if opts.Executable == "" {
 		exe, err := os.Executable()
@@ -55,6 +58,18 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			return fmt.Errorf("find own executable: %w", err)
 		}
 		opts.Executable = exe
+	}
+	release, err := lockfile.Lock(cfg.StatePath(), "serve")
+	if err != nil {
+		return err
+	}
+	defer release()
+	if cfg.Bus.URL == "" {
+		releaseBus, err := lockfile.Lock(cfg.StatePath(), "bus")
+		if err != nil {
+			return err
+		}
+		defer releaseBus()
 	}
 	if err := checkPort(cfg.Server.Host, cfg.Server.Port); err != nil {
 		return fmt.Errorf("http port %d: %w", cfg.Server.Port, err)
@@ -120,7 +135,18 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		"bus", cfg.BusURL(), "pid", os.Getpid())
 
 	<-ctx.Done()
-	log.Info("shutting down")
+	log.Info("shutting down; send the signal again to kill every role at once")
+	force := make(chan os.Signal, 1)
+	signal.Notify(force, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(force)
+	go func() {
+		if _, ok := <-force; ok {
+			log.Warn("second signal: killing every role now")
+			for _, c := range all {
+				c.kill()
+			}
+		}
+	}()
 	// Ordered stop: stop taking requests first, then stop firing schedules,
 	// then let workers drain, and the bus last (deferred).
 	api.shutdown()

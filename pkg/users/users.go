@@ -1,5 +1,12 @@
-// Package users stores TinyBase accounts: emails, password hashes and the
-// admin flag. It never returns a password hash to its callers.
+// Package users stores TinyBase accounts: emails, password hashes, the
+// admin flag, login sessions, token cutoffs and password resets. It never
+// returns a password hash to its callers.
+//
+// The api is the only process that writes accounts, so the Service keeps
+// two in-memory views in step with its own committed writes: the set of
+// admins (so authorisation uses the current role without a database read)
+// and, when configured, the auth.Revocations that token verification
+// consults.
 package users
 
 import (
@@ -7,6 +14,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -33,11 +42,46 @@ type User struct {
 type Service struct {
 	db *store.DB
 	h  *auth.Hasher
+
+	// rev receives every revocation committed here; nil records none in
+	// memory (the database rows are still written).
+	rev *auth.Revocations
+	// lifetime is the longest a token can live: a revocation entry is
+	// kept this long after it is made.
+	lifetime time.Duration
+	now      func() time.Time
+
+	adminsMu sync.RWMutex
+	admins   map[string]struct{}
+
+	cache *cache
 }
 
+// Option tunes a Service.
+type Option func(*Service)
+
+// WithRevocations makes the Service record every logout, password change
+// or reset, user deletion and revoked session in rev, keeping each entry
+// for lifetime: the longest any token lives, plus the verifier's leeway.
+func WithRevocations(rev *auth.Revocations, lifetime time.Duration) Option {
+	return func(s *Service) {
+		s.rev = rev
+		s.lifetime = lifetime
+	}
+}
+
+// DefaultTokenLifetime is the revocation retention used without
+// WithRevocations: the default refresh token lifetime plus a day.
+const DefaultTokenLifetime = auth.DefaultRefreshTTL + 24*time.Hour
+
 // NewService returns a Service over db that hashes passwords with h.
-func NewService(db *store.DB, h *auth.Hasher) *Service {
-	return &Service{db: db, h: h}
+func NewService(db *store.DB, h *auth.Hasher, opts ...Option) *Service {
+	s := &Service{db: db, h: h, lifetime: DefaultTokenLifetime, now: time.Now, admins: map[string]struct{}{},
+		cache: newCache(DefaultCacheSize)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 const userColumns = `id, email, is_admin, created_at, updated_at`
@@ -89,6 +133,8 @@ func (s *Service) Create(ctx context.Context, email, password string, isAdmin bo
 	if err != nil {
 		return User{}, fmt.Errorf("insert user: %w", err)
 	}
+	s.setAdmin(u.ID, u.IsAdmin)
+	s.cache.put(u)
 	return u, nil
 }
 
@@ -132,8 +178,13 @@ func (s *Service) fail(ctx context.Context) error {
 	return ErrInvalidCredentials
 }
 
-// Get returns the account with id, or ErrNotFound.
+// Get returns the account with id, or ErrNotFound. Recently read accounts
+// come from memory; see cache.
 func (s *Service) Get(ctx context.Context, id string) (User, error) {
+	if u, ok := s.cache.get(id); ok {
+		return u, nil
+	}
+	seen := s.cache.writes.Load()
 	u, err := scanUser(s.db.R.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
@@ -141,6 +192,7 @@ func (s *Service) Get(ctx context.Context, id string) (User, error) {
 	if err != nil {
 		return User{}, fmt.Errorf("get user: %w", err)
 	}
+	s.cache.fill(u, seen)
 	return u, nil
 }
 
@@ -198,6 +250,8 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (User
 	if err != nil {
 		return User{}, false, fmt.Errorf("upsert admin: %w", err)
 	}
+	s.setAdmin(u.ID, true)
+	s.cache.put(u)
 	return u, u.ID == id, nil
 }
 
@@ -206,4 +260,11 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (User
 func isUniqueViolation(err error) bool {
 	var se *sqlite3.Error
 	return errors.As(err, &se) && se.ExtendedCode() == sqlite3.CONSTRAINT_UNIQUE
+}
+
+// isForeignKeyViolation reports whether err is SQLite refusing a write
+// that would break a foreign key.
+func isForeignKeyViolation(err error) bool {
+	var se *sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode() == sqlite3.CONSTRAINT_FOREIGNKEY
 }

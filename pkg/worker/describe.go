@@ -46,7 +46,7 @@ func (w *Worker) handleDescribe(ctx context.Context, msg jetstream.Msg, kv jetst
 	log := w.log.With("file", req.File, "digest", short(req.Digest))
 	_ = msg.InProgress()
 	m := functions.Meta{Bundle: req.Bundle, Digest: req.Digest, File: req.File,
-		UpdatedAt: time.Now().UTC().Format(time.RFC3339Nano)}
+		UpdatedAt: time.Now().UTC().Format("2006-01-02T15:04:05.000000Z07:00")}
 	path, err := w.bundles.get(ctx, req.Bundle, req.Digest)
 	if err == nil {
 		dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -72,7 +72,11 @@ func (w *Worker) handleDescribe(ctx context.Context, msg jetstream.Msg, kv jetst
 		log.Info("function described", "function", m.Name, "auth", m.Auth)
 	}
 	data, _ := json.Marshal(m)
-	if _, err := kv.Put(ctx, functions.MetaKey(req.File), data); err != nil {
+	key := functions.MetaKey(req.File)
+	if req.ResultKey != "" {
+		key = req.ResultKey
+	}
+	if _, err := kv.Put(ctx, key, data); err != nil {
 		log.Error("store function metadata failed", "error", err)
 		_ = msg.Nak()
 		return

@@ -6,6 +6,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,8 +61,21 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		log = slog.Default()
 	}
 	log = log.With("worker_id", opts.ID)
+	iso, err := isolation(cfg.Worker.FunctionUser, log)
+	if err != nil {
+		return err
+	}
 	if opts.CacheDir == "" {
-		opts.CacheDir = filepath.Join(cfg.StatePath(), "workers", opts.ID)
+		dir, err := os.MkdirTemp("", "tinybase-"+opts.ID+"-")
+		if err != nil {
+			return fmt.Errorf("create worker cache: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		opts.CacheDir = dir
+	}
+	home, err := prepareCache(opts.CacheDir, iso)
+	if err != nil {
+		return fmt.Errorf("create worker cache: %w", err)
 	}
 	sdkDir := filepath.Join(opts.CacheDir, "sdk")
 	if err := os.MkdirAll(sdkDir, 0o755); err != nil {
@@ -100,7 +114,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	r := runner.New(runner.Options{
 		PoolSize:       pool,
 		IdleTTL:        time.Duration(cfg.Functions.ColdStartTTLSeconds) * time.Second,
-		Env:            functionEnv(),
+		Env:            functionEnv(home, iso != nil),
+		Isolation:      iso,
 		SDKDir:         sdkDir,
 		MaxResultBytes: cfg.Functions.MaxResultBytes,
 		Logger:         log,
@@ -119,6 +134,15 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return err
 	}
 	defer svc.Stop()
+
+	status := func() bus.RoleStatus {
+		return bus.RoleStatus{Role: "worker", ID: w.id, Host: host, PID: os.Getpid(),
+			Version: version.Version, StartedAt: w.started.UTC().Format(time.RFC3339),
+			Concurrency: cfg.Worker.Concurrency, InFlight: int(w.inFlight.Load())}
+	}
+	heartbeatCtx, stopHeartbeat := context.WithCancel(context.Background())
+	defer stopHeartbeat()
+	go w.heartbeat(heartbeatCtx, status)
 
 	calls, err := conn.JS.Consumer(ctx, bus.CallsStream, bus.WorkersConsumer)
 	if err != nil {
@@ -155,6 +179,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		"pool_size", cfg.Functions.ColdStartPoolSize)
 
 	<-ctx.Done()
+	// Stop announcing first, so the api stops counting on this worker
+	// while it drains.
+	stopHeartbeat()
+	_ = conn.NC.Publish(bus.WorkerLeavingSubject, []byte(w.id))
+	_ = conn.NC.Flush()
 	stopFetching()
 	drain := time.Duration(cfg.Worker.DrainSeconds) * time.Second
 	log.Info("worker draining", "in_flight", w.inFlight.Load(), "drain", drain.String())
@@ -194,6 +223,22 @@ func (w *Worker) callLoop(fetchCtx, runCtx context.Context, cons jetstream.Consu
 	}
 }
 
+// heartbeat publishes the worker's status every bus.WorkerHeartbeatInterval.
+func (w *Worker) heartbeat(ctx context.Context, status func() bus.RoleStatus) {
+	t := time.NewTicker(bus.WorkerHeartbeatInterval)
+	defer t.Stop()
+	for {
+		if data, err := json.Marshal(status()); err == nil {
+			_ = w.conn.NC.Publish(bus.WorkerHeartbeatSubject, data)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // fetchOne pulls at most one message, waiting up to 5s for it, and gives
 // up at once when ctx ends. The caller ranges over the batch's messages,
 // then calls done.
@@ -217,9 +262,14 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 // functionEnv is the whole environment a function process gets: enough to
 // find interpreters and behave, and none of the server's variables (bus
 // credentials, secrets, TINYBASE_* settings).
-func functionEnv() []string {
-	var env []string
-	for _, k := range []string{"PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "HOME", "PYENV_ROOT", "PYENV_VERSION"} {
+func functionEnv(home string, isolated bool) []string {
+	env := []string{"HOME=" + home, "PYTHONDONTWRITEBYTECODE=1"}
+	path := os.Getenv("PATH")
+	if isolated {
+		path = reachablePath(path)
+	}
+	env = append(env, "PATH="+path)
+	for _, k := range []string{"LANG", "LC_ALL", "TZ"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}

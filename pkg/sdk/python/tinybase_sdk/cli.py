@@ -16,6 +16,8 @@ lines. Logs belong on stderr.
 
 import json
 import os
+import re
+import signal
 import sys
 
 from . import registry
@@ -60,6 +62,12 @@ def serve(spec, stream_in, stream_out):
     failed response (``id`` null) so the caller can tell something is wrong.
     """
     plan = Plan(spec.func)
+    # A serve process may run as PID 1 of its own namespace, where SIGTERM
+    # is ignored unless handled: exit on it so the runner can stop us fast.
+    try:
+        signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(0))
+    except (ValueError, OSError):
+        pass
     stream_out.write(_encode({"ready": True, "protocol": PROTOCOL_VERSION}) + "\n")
     stream_out.flush()
     while True:
@@ -75,12 +83,21 @@ def serve(spec, stream_in, stream_out):
                 raise ValueError("request must be a JSON object")
         except ValueError as exc:
             response = failure(exc, "JSONDecodeError")
+        except RecursionError:
+            # Too deeply nested for Python's parser: answer for the id the
+            # runner put first on the line, and keep serving.
+            match = _LEADING_ID.match(raw)
+            request_id = match.group(1).decode("ascii") if match else None
+            response = failure(ValueError("payload is nested too deeply"), "InvalidRequest")
         else:
             request_id = request.get("id")
             response = execute(spec, request.get("context"), request.get("payload"), plan)
         response = dict({"id": request_id}, **response)
         stream_out.write(_encode_response(response) + "\n")
         stream_out.flush()
+
+
+_LEADING_ID = re.compile(rb'^\s*\{\s*"id"\s*:\s*"([0-9A-Za-z-]{1,64})"')
 
 
 def one_shot(spec, stream_in, stream_out):

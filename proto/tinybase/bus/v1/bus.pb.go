@@ -7,7 +7,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: tinybase/bus/v1/bus.proto
+// source: proto/tinybase/bus/v1/bus.proto
 
 package busv1
 
@@ -42,7 +42,7 @@ type CallContext struct {
 
 func (x *CallContext) Reset() {
 	*x = CallContext{}
-	mi := &file_tinybase_bus_v1_bus_proto_msgTypes[0]
+	mi := &file_proto_tinybase_bus_v1_bus_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -54,7 +54,7 @@ func (x *CallContext) String() string {
 func (*CallContext) ProtoMessage() {}
 
 func (x *CallContext) ProtoReflect() protoreflect.Message {
-	mi := &file_tinybase_bus_v1_bus_proto_msgTypes[0]
+	mi := &file_proto_tinybase_bus_v1_bus_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -67,7 +67,7 @@ func (x *CallContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallContext.ProtoReflect.Descriptor instead.
 func (*CallContext) Descriptor() ([]byte, []int) {
-	return file_tinybase_bus_v1_bus_proto_rawDescGZIP(), []int{0}
+	return file_proto_tinybase_bus_v1_bus_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *CallContext) GetApiBaseUrl() string {
@@ -124,7 +124,7 @@ type CallRequest struct {
 
 func (x *CallRequest) Reset() {
 	*x = CallRequest{}
-	mi := &file_tinybase_bus_v1_bus_proto_msgTypes[1]
+	mi := &file_proto_tinybase_bus_v1_bus_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -136,7 +136,7 @@ func (x *CallRequest) String() string {
 func (*CallRequest) ProtoMessage() {}
 
 func (x *CallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tinybase_bus_v1_bus_proto_msgTypes[1]
+	mi := &file_proto_tinybase_bus_v1_bus_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -149,7 +149,7 @@ func (x *CallRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallRequest.ProtoReflect.Descriptor instead.
 func (*CallRequest) Descriptor() ([]byte, []int) {
-	return file_tinybase_bus_v1_bus_proto_rawDescGZIP(), []int{1}
+	return file_proto_tinybase_bus_v1_bus_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *CallRequest) GetCallId() string {
@@ -246,7 +246,7 @@ type CallResult struct {
 
 func (x *CallResult) Reset() {
 	*x = CallResult{}
-	mi := &file_tinybase_bus_v1_bus_proto_msgTypes[2]
+	mi := &file_proto_tinybase_bus_v1_bus_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -258,7 +258,7 @@ func (x *CallResult) String() string {
 func (*CallResult) ProtoMessage() {}
 
 func (x *CallResult) ProtoReflect() protoreflect.Message {
-	mi := &file_tinybase_bus_v1_bus_proto_msgTypes[2]
+	mi := &file_proto_tinybase_bus_v1_bus_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -271,7 +271,7 @@ func (x *CallResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallResult.ProtoReflect.Descriptor instead.
 func (*CallResult) Descriptor() ([]byte, []int) {
-	return file_tinybase_bus_v1_bus_proto_rawDescGZIP(), []int{2}
+	return file_proto_tinybase_bus_v1_bus_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CallResult) GetCallId() string {
@@ -358,14 +358,18 @@ type DescribeRequest struct {
 	Bundle string                 `protobuf:"bytes,1,opt,name=bundle,proto3" json:"bundle,omitempty"`
 	Digest string                 `protobuf:"bytes,2,opt,name=digest,proto3" json:"digest,omitempty"`
 	// File name in the functions folder, e.g. hello.py.
-	File          string `protobuf:"bytes,3,opt,name=file,proto3" json:"file,omitempty"`
+	File string `protobuf:"bytes,3,opt,name=file,proto3" json:"file,omitempty"`
+	// KV key (in tb_functions_meta) the worker writes the description to;
+	// empty means the file's own key. An upload is described under a key of
+	// its own first, so a broken upload never replaces a working version.
+	ResultKey     string `protobuf:"bytes,4,opt,name=result_key,json=resultKey,proto3" json:"result_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_tinybase_bus_v1_bus_proto_msgTypes[3]
+	mi := &file_proto_tinybase_bus_v1_bus_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -377,7 +381,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tinybase_bus_v1_bus_proto_msgTypes[3]
+	mi := &file_proto_tinybase_bus_v1_bus_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -390,7 +394,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_tinybase_bus_v1_bus_proto_rawDescGZIP(), []int{3}
+	return file_proto_tinybase_bus_v1_bus_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DescribeRequest) GetBundle() string {
@@ -414,11 +418,18 @@ func (x *DescribeRequest) GetFile() string {
 	return ""
 }
 
-var File_tinybase_bus_v1_bus_proto protoreflect.FileDescriptor
+func (x *DescribeRequest) GetResultKey() string {
+	if x != nil {
+		return x.ResultKey
+	}
+	return ""
+}
 
-const file_tinybase_bus_v1_bus_proto_rawDesc = "" +
+var File_proto_tinybase_bus_v1_bus_proto protoreflect.FileDescriptor
+
+const file_proto_tinybase_bus_v1_bus_proto_rawDesc = "" +
 	"\n" +
-	"\x19tinybase/bus/v1/bus.proto\x12\x0ftinybase.bus.v1\"\x82\x01\n" +
+	"\x1fproto/tinybase/bus/v1/bus.proto\x12\x0ftinybase.bus.v1\"\x82\x01\n" +
 	"\vCallContext\x12 \n" +
 	"\fapi_base_url\x18\x01 \x01(\tR\n" +
 	"apiBaseUrl\x12\x1d\n" +
@@ -456,32 +467,34 @@ const file_tinybase_bus_v1_bus_proto_rawDesc = "" +
 	"\x0efinished_at_ms\x18\t \x01(\x03R\ffinishedAtMs\x12\x16\n" +
 	"\x06stderr\x18\n" +
 	" \x01(\tR\x06stderr\x12\x18\n" +
-	"\aattempt\x18\v \x01(\x05R\aattempt\"U\n" +
+	"\aattempt\x18\v \x01(\x05R\aattempt\"t\n" +
 	"\x0fDescribeRequest\x12\x16\n" +
 	"\x06bundle\x18\x01 \x01(\tR\x06bundle\x12\x16\n" +
 	"\x06digest\x18\x02 \x01(\tR\x06digest\x12\x12\n" +
-	"\x04file\x18\x03 \x01(\tR\x04fileB:Z8github.com/tinybase/tinybase/proto/tinybase/bus/v1;busv1b\x06proto3"
+	"\x04file\x18\x03 \x01(\tR\x04file\x12\x1d\n" +
+	"\n" +
+	"result_key\x18\x04 \x01(\tR\tresultKeyB:Z8github.com/tinybase/tinybase/proto/tinybase/bus/v1;busv1b\x06proto3"
 
 var (
-	file_tinybase_bus_v1_bus_proto_rawDescOnce sync.Once
-	file_tinybase_bus_v1_bus_proto_rawDescData []byte
+	file_proto_tinybase_bus_v1_bus_proto_rawDescOnce sync.Once
+	file_proto_tinybase_bus_v1_bus_proto_rawDescData []byte
 )
 
-func file_tinybase_bus_v1_bus_proto_rawDescGZIP() []byte {
-	file_tinybase_bus_v1_bus_proto_rawDescOnce.Do(func() {
-		file_tinybase_bus_v1_bus_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_tinybase_bus_v1_bus_proto_rawDesc), len(file_tinybase_bus_v1_bus_proto_rawDesc)))
+func file_proto_tinybase_bus_v1_bus_proto_rawDescGZIP() []byte {
+	file_proto_tinybase_bus_v1_bus_proto_rawDescOnce.Do(func() {
+		file_proto_tinybase_bus_v1_bus_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_proto_tinybase_bus_v1_bus_proto_rawDesc), len(file_proto_tinybase_bus_v1_bus_proto_rawDesc)))
 	})
-	return file_tinybase_bus_v1_bus_proto_rawDescData
+	return file_proto_tinybase_bus_v1_bus_proto_rawDescData
 }
 
-var file_tinybase_bus_v1_bus_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
-var file_tinybase_bus_v1_bus_proto_goTypes = []any{
+var file_proto_tinybase_bus_v1_bus_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_proto_tinybase_bus_v1_bus_proto_goTypes = []any{
 	(*CallContext)(nil),     // 0: tinybase.bus.v1.CallContext
 	(*CallRequest)(nil),     // 1: tinybase.bus.v1.CallRequest
 	(*CallResult)(nil),      // 2: tinybase.bus.v1.CallResult
 	(*DescribeRequest)(nil), // 3: tinybase.bus.v1.DescribeRequest
 }
-var file_tinybase_bus_v1_bus_proto_depIdxs = []int32{
+var file_proto_tinybase_bus_v1_bus_proto_depIdxs = []int32{
 	0, // 0: tinybase.bus.v1.CallRequest.context:type_name -> tinybase.bus.v1.CallContext
 	1, // [1:1] is the sub-list for method output_type
 	1, // [1:1] is the sub-list for method input_type
@@ -490,26 +503,26 @@ var file_tinybase_bus_v1_bus_proto_depIdxs = []int32{
 	0, // [0:1] is the sub-list for field type_name
 }
 
-func init() { file_tinybase_bus_v1_bus_proto_init() }
-func file_tinybase_bus_v1_bus_proto_init() {
-	if File_tinybase_bus_v1_bus_proto != nil {
+func init() { file_proto_tinybase_bus_v1_bus_proto_init() }
+func file_proto_tinybase_bus_v1_bus_proto_init() {
+	if File_proto_tinybase_bus_v1_bus_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tinybase_bus_v1_bus_proto_rawDesc), len(file_tinybase_bus_v1_bus_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_tinybase_bus_v1_bus_proto_rawDesc), len(file_proto_tinybase_bus_v1_bus_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_tinybase_bus_v1_bus_proto_goTypes,
-		DependencyIndexes: file_tinybase_bus_v1_bus_proto_depIdxs,
-		MessageInfos:      file_tinybase_bus_v1_bus_proto_msgTypes,
+		GoTypes:           file_proto_tinybase_bus_v1_bus_proto_goTypes,
+		DependencyIndexes: file_proto_tinybase_bus_v1_bus_proto_depIdxs,
+		MessageInfos:      file_proto_tinybase_bus_v1_bus_proto_msgTypes,
 	}.Build()
-	File_tinybase_bus_v1_bus_proto = out.File
-	file_tinybase_bus_v1_bus_proto_goTypes = nil
-	file_tinybase_bus_v1_bus_proto_depIdxs = nil
+	File_proto_tinybase_bus_v1_bus_proto = out.File
+	file_proto_tinybase_bus_v1_bus_proto_goTypes = nil
+	file_proto_tinybase_bus_v1_bus_proto_depIdxs = nil
 }

@@ -1,0 +1,112 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/tinybase/tinybase/pkg/bus"
+)
+
+// workerLiveness is how long a worker counts as live after its last
+// heartbeat.
+const workerLiveness = 3 * bus.WorkerHeartbeatInterval
+
+// workerView tracks live workers from their heartbeats, so a call can be
+// refused at once when no worker could run it instead of waiting for the
+// function timeout.
+type workerView struct {
+	mu    sync.Mutex
+	seen  map[string]workerSeen
+	sub   *nats.Subscription
+	leave *nats.Subscription
+}
+
+type workerSeen struct {
+	status bus.RoleStatus
+	at     time.Time
+}
+
+func newWorkerView(nc *nats.Conn) (*workerView, error) {
+	w := &workerView{seen: map[string]workerSeen{}}
+	sub, err := nc.Subscribe(bus.WorkerHeartbeatSubject, func(m *nats.Msg) {
+		var st bus.RoleStatus
+		if json.Unmarshal(m.Data, &st) != nil || st.ID == "" {
+			return
+		}
+		w.mu.Lock()
+		w.seen[st.ID] = workerSeen{status: st, at: time.Now()}
+		w.mu.Unlock()
+	})
+	if err != nil {
+		return nil, err
+	}
+	w.sub = sub
+	w.leave, err = nc.Subscribe(bus.WorkerLeavingSubject, func(m *nats.Msg) {
+		w.mu.Lock()
+		delete(w.seen, string(m.Data))
+		w.mu.Unlock()
+	})
+	if err != nil {
+		_ = sub.Unsubscribe()
+		return nil, err
+	}
+	return w, nil
+}
+
+// live returns the workers heard from recently, sorted by id.
+func (w *workerView) live() []bus.RoleStatus {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []bus.RoleStatus
+	for id, s := range w.seen {
+		if time.Since(s.at) > workerLiveness {
+			delete(w.seen, id)
+			continue
+		}
+		out = append(out, s.status)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// waitLive waits up to d for a first heartbeat; the api uses it right
+// after start so calls are not refused while workers announce themselves.
+func (w *workerView) waitLive(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if len(w.live()) > 0 {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return len(w.live()) > 0
+}
+
+// seed asks every live role for its status once, so workers are known
+// right after the api starts instead of after their next heartbeat.
+func (w *workerView) seed(nc *nats.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	roles, _ := bus.CollectStatus(ctx, nc, 500*time.Millisecond)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, r := range roles {
+		if _, ok := w.seen[r.ID]; r.Role == "worker" && !ok {
+			w.seen[r.ID] = workerSeen{status: r, at: time.Now()}
+		}
+	}
+}
+
+func (w *workerView) stop() {
+	if w.sub != nil {
+		_ = w.sub.Unsubscribe()
+	}
+	if w.leave != nil {
+		_ = w.leave.Unsubscribe()
+	}
+}
