@@ -49,6 +49,7 @@ run: build
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./pkg/...
 	$(GO) run ./test/bench -bin $(BIN)/tinybase
+	$(GO) run ./test/bench/records -bin $(BIN)/tinybase -concurrency 32
 	$(GO) run ./test/authbench -bin $(BIN)/tinybase -concurrency 32
 	$(GO) run ./test/bench/scheduler -bin $(BIN)/tinybase
 

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -31,6 +33,9 @@ type uploadRequest struct {
 	Filename string  `json:"filename"`
 	Content  string  `json:"content"`
 	Notes    *string `json:"notes"`
+	// Encoding is "" for text (a Python file) or "base64" for a built
+	// executable, such as a compiled Go function.
+	Encoding string `json:"encoding"`
 }
 
 type uploadResponse struct {
@@ -97,19 +102,37 @@ func (s *Server) deploy(ctx context.Context, req uploadRequest, userID string) (
 		e.Fields = []FieldError{{Field: name, Code: "invalid", Message: msg}}
 		return e
 	}
-	if !strings.HasSuffix(req.Filename, ".py") || !functions.ValidFileName(req.Filename) ||
-		strings.HasPrefix(req.Filename, "_") || strings.ContainsAny(req.Filename, "/\\") {
-		return nil, field("filename", "filename must be a Python file name such as my_function.py "+
-			"(letters, digits, _ and -, not starting with _)")
+	data := []byte(req.Content)
+	mode := os.FileMode(0o644)
+	switch req.Encoding {
+	case "":
+		if !strings.HasSuffix(req.Filename, ".py") {
+			return nil, field("filename", "a text upload must be a Python file such as my_function.py; "+
+				"send executables with \"encoding\": \"base64\"")
+		}
+	case "base64":
+		decoded, err := base64.StdEncoding.DecodeString(req.Content)
+		if err != nil {
+			return nil, field("content", "content is not valid base64")
+		}
+		data = decoded
+		if !strings.HasSuffix(req.Filename, ".py") {
+			mode = 0o755
+		}
+	default:
+		return nil, field("encoding", `encoding must be "" or "base64"`)
 	}
-	if strings.TrimSpace(req.Content) == "" {
+	if !functions.ValidFileName(req.Filename) || strings.HasPrefix(req.Filename, "_") ||
+		strings.HasPrefix(req.Filename, ".") || strings.ContainsAny(req.Filename, "/\\") {
+		return nil, field("filename", "filename must use letters, digits, _ - and . and not start with _ or .")
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, field("content", "content must not be empty")
 	}
-	if max := s.cfg.Functions.MaxPayloadBytes; len(req.Content) > max {
+	if max := s.cfg.Functions.MaxPayloadBytes; len(data) > max {
 		return nil, newError(http.StatusRequestEntityTooLarge, "payload_too_large",
 			fmt.Sprintf("content exceeds maximum size of %d bytes", max))
 	}
-	data := []byte(req.Content)
 	sum := sha256.Sum256(data)
 	digest := hex.EncodeToString(sum[:])
 	dir := s.cfg.FunctionsDir()
@@ -129,7 +152,7 @@ func (s *Server) deploy(ctx context.Context, req uploadRequest, userID string) (
 		return nil, field("content", "function does not load: "+meta.Error)
 	}
 	var warnings []string
-	if stem := strings.TrimSuffix(req.Filename, ".py"); meta.Name != stem {
+	if stem := strings.TrimSuffix(strings.TrimSuffix(req.Filename, ".py"), ".bin"); meta.Name != stem {
 		warnings = append(warnings, fmt.Sprintf("the file registers function %q, not %q", meta.Name, stem))
 	}
 	if meta.Auth == functions.AuthPublic {
@@ -147,7 +170,7 @@ func (s *Server) deploy(ctx context.Context, req uploadRequest, userID string) (
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(path, data); err != nil {
+	if err := writeFileAtomic(path, data, mode); err != nil {
 		return nil, fmt.Errorf("write function file: %w", err)
 	}
 	s.publisher.kick()
@@ -158,7 +181,7 @@ func (s *Server) deploy(ctx context.Context, req uploadRequest, userID string) (
 		Message: fmt.Sprintf("Function '%s' deployed", meta.Name), Warnings: warnings}, nil
 }
 
-func writeFileAtomic(path string, data []byte) error {
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".upload-*")
 	if err != nil {
 		return err
@@ -168,7 +191,7 @@ func writeFileAtomic(path string, data []byte) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -223,8 +246,8 @@ func (s *Server) rollbackVersion(c *fiber.Ctx) error {
 		return fmt.Errorf("fetch version content: %w", err)
 	}
 	notes := "rollback to version " + v.ID
-	res, err := s.deploy(c.UserContext(), uploadRequest{Filename: v.FileName, Content: string(data), Notes: &notes},
-		callerOf(c).UserID)
+	res, err := s.deploy(c.UserContext(), uploadRequest{Filename: v.FileName,
+		Content: base64.StdEncoding.EncodeToString(data), Encoding: "base64", Notes: &notes}, callerOf(c).UserID)
 	if err != nil {
 		return err
 	}

@@ -57,6 +57,10 @@ type dispatcher struct {
 	// active holds the ids of calls accepted and not yet finished; a
 	// call token is honoured only while its call is here.
 	active sync.Map
+	// creating maps the id of a call whose row is being written to a
+	// function that waits for the write; a result that arrives first
+	// waits for it rather than finding no row.
+	creating sync.Map
 	// maxPerUser returns the current per-user concurrent call limit.
 	maxPerUser func() int
 	// timeouts, when set, gives the execution limit of a call from the
@@ -154,6 +158,19 @@ type callResponse struct {
 // queue's deduplication window drops the duplicate), so a redelivered
 // trigger never runs twice.
 func (d *dispatcher) enqueue(ctx context.Context, in callInput, wait bool) (string, chan *busv1.CallResult, error) {
+	id, ch, stored, err := d.submit(ctx, in, wait)
+	if err == nil && stored != nil {
+		if serr := <-stored; serr != nil {
+			return "", nil, d.queueFailed(id, in.Meta.Name, serr, func() error { return nil })
+		}
+	}
+	return id, ch, err
+}
+
+// submit is enqueue that, for a waiting caller, does not wait for the bus
+// to acknowledge storage: it returns a channel that reports it instead.
+func (d *dispatcher) submit(ctx context.Context, in callInput, wait bool) (_ string, _ chan *busv1.CallResult,
+	_ <-chan error, err error) {
 	id := in.CallID
 	if id == "" {
 		id = uuid.NewString()
@@ -164,7 +181,7 @@ func (d *dispatcher) enqueue(ctx context.Context, in callInput, wait bool) (stri
 			e := newError(http.StatusTooManyRequests, "rate_limited",
 				fmt.Sprintf("Rate limit exceeded: maximum %d concurrent functions per user", limit))
 			e.Headers = map[string]string{"Retry-After": "1"}
-			return "", nil, e
+			return "", nil, nil, e
 		}
 	}
 	timeout := d.functionTimeout()
@@ -181,13 +198,27 @@ func (d *dispatcher) enqueue(ctx context.Context, in callInput, wait bool) (stri
 		t := in.TriggerID
 		nc.TriggerID = &t
 	}
-	if _, err := d.calls.Create(ctx, nc); err != nil && !(in.CallID != "" && errors.Is(err, calls.ErrCallExists)) {
-		d.gate.release(id)
-		return "", nil, fmt.Errorf("record call: %w", err)
-	}
+	// The row is written while the call is being queued: both take a disk
+	// write, and a call's result cannot be recorded before its worker has
+	// run it (a result that still finds no row is retried, see record).
+	created := make(chan error, 1)
+	go func() {
+		_, err := d.calls.Create(ctx, nc)
+		if err != nil && in.CallID != "" && errors.Is(err, calls.ErrCallExists) {
+			err = nil
+		}
+		created <- err
+	}()
+	createErr := sync.OnceValue(func() error { return <-created })
+	d.creating.Store(id, createErr)
+	go func() {
+		_ = createErr()
+		d.creating.Delete(id)
+	}()
 	token, err := d.issuer.IssueCallToken(in.UserID, in.IsAdmin, id, timeout+resultWaitMargin)
 	if err != nil {
-		return "", nil, err
+		d.gate.release(id)
+		return "", nil, nil, err
 	}
 	req := &busv1.CallRequest{
 		CallId: id, FunctionName: in.Meta.Name, Bundle: in.Meta.Bundle, Digest: in.Meta.Digest,
@@ -199,9 +230,27 @@ func (d *dispatcher) enqueue(ctx context.Context, in callInput, wait bool) (stri
 	}
 	data, err := proto.Marshal(req)
 	if err != nil {
-		return "", nil, err
+		d.gate.release(id)
+		return "", nil, nil, err
 	}
+
 	d.active.Store(id, struct{}{})
+	defer func() {
+		// A synchronous caller is answered from the results stream, so it
+		// need not wait for the row; everyone else (async calls, whose
+		// callers read the row next, and schedule fires) does.
+		if wait && err == nil {
+			go func() {
+				if cerr := createErr(); cerr != nil {
+					d.log.Error("record call failed", "call_id", id, "error", cerr)
+				}
+			}()
+			return
+		}
+		if cerr := createErr(); cerr != nil && err == nil {
+			err = fmt.Errorf("record call: %w", cerr)
+		}
+	}()
 	var ch chan *busv1.CallResult
 	if wait {
 		ch = make(chan *busv1.CallResult, 1)
@@ -209,23 +258,47 @@ func (d *dispatcher) enqueue(ctx context.Context, in callInput, wait bool) (stri
 		d.waiters[id] = ch
 		d.mu.Unlock()
 	}
-	pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	_, err = d.conn.JS.Publish(pctx, bus.CallSubjectPrefix+in.Meta.Name, data, jetstream.WithMsgID(id))
-	cancel()
+	// The call is published asynchronously: a synchronous caller waits for
+	// the store's acknowledgement and for the result at the same time,
+	// which keeps one bus round trip off every call's latency.
+	fut, err := d.conn.JS.PublishAsync(bus.CallSubjectPrefix+in.Meta.Name, data, jetstream.WithMsgID(id))
 	if err != nil {
-		d.forget(id)
-		d.gate.release(id)
-		d.active.Delete(id)
-		msg, typ := "Could not queue the call: "+err.Error(), "DispatchError"
-		now := time.Now()
-		_, _, _ = d.calls.Finish(context.Background(), id, calls.Outcome{Status: "failed",
-			ErrorMessage: &msg, ErrorType: &typ, StartedAt: now, FinishedAt: now})
-		d.log.Error("queue call failed", "call_id", id, "function", in.Meta.Name, "error", err)
-		e := newError(http.StatusServiceUnavailable, "bus_unavailable", "Function workers are unreachable; try again")
-		e.Cause = err
-		return "", nil, e
+		return "", nil, nil, d.queueFailed(id, in.Meta.Name, err, createErr)
 	}
-	return id, ch, nil
+	stored := make(chan error, 1)
+	go func() {
+		select {
+		case <-fut.Ok():
+			stored <- nil
+		case err := <-fut.Err():
+			stored <- err
+		case <-time.After(10 * time.Second):
+			stored <- errors.New("no acknowledgement from the bus within 10s")
+		}
+	}()
+	if !wait {
+		if err := <-stored; err != nil {
+			return "", nil, nil, d.queueFailed(id, in.Meta.Name, err, createErr)
+		}
+		return id, nil, nil, nil
+	}
+	return id, ch, stored, nil
+}
+
+// queueFailed records a call that could not be queued and answers 503.
+func (d *dispatcher) queueFailed(id, function string, err error, createErr func() error) error {
+	d.forget(id)
+	d.gate.release(id)
+	d.active.Delete(id)
+	msg, typ := "Could not queue the call: "+err.Error(), "DispatchError"
+	_ = createErr()
+	now := time.Now()
+	_, _, _ = d.calls.Finish(context.Background(), id, calls.Outcome{Status: "failed",
+		ErrorMessage: &msg, ErrorType: &typ, StartedAt: now, FinishedAt: now})
+	d.log.Error("queue call failed", "call_id", id, "function", function, "error", err)
+	e := newError(http.StatusServiceUnavailable, "bus_unavailable", "Function workers are unreachable; try again")
+	e.Cause = err
+	return e
 }
 
 // callActive reports whether the call is accepted and not yet finished.
@@ -245,13 +318,24 @@ func (d *dispatcher) forget(id string) {
 func (d *dispatcher) call(ctx context.Context, in callInput) (*callResponse, error) {
 	d.inFlight.Add(1)
 	defer d.inFlight.Add(-1)
-	id, ch, err := d.enqueue(ctx, in, true)
+	id, ch, stored, err := d.submit(ctx, in, true)
 	if err != nil {
 		return nil, err
 	}
 	defer d.forget(id)
 	wait := time.NewTimer(d.functionTimeout() + resultWaitMargin)
 	defer wait.Stop()
+	for stored != nil {
+		select {
+		case r := <-ch:
+			return responseOf(r), nil
+		case err := <-stored:
+			if err != nil {
+				return nil, d.queueFailed(id, in.Meta.Name, err, func() error { return nil })
+			}
+			stored = nil
+		}
+	}
 	select {
 	case r := <-ch:
 		return responseOf(r), nil
@@ -284,8 +368,8 @@ func responseOf(r *busv1.CallResult) *callResponse {
 	return out
 }
 
-// handleResult records a result, then wakes the HTTP caller if it waits
-// here. The message is acknowledged only after the row is committed.
+// handleResult records a result, then wakes the HTTP caller waiting for
+// it, if any. The message is acknowledged only after the row is committed.
 func (d *dispatcher) handleResult(msg jetstream.Msg) {
 	var r busv1.CallResult
 	if err := proto.Unmarshal(msg.Data(), &r); err != nil {
@@ -293,15 +377,30 @@ func (d *dispatcher) handleResult(msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
+	if wait, ok := d.creating.Load(r.CallId); ok {
+		_ = wait.(func() error)()
+	}
 	if err := d.record(&r); err != nil {
+		if errors.Is(err, calls.ErrCallNotFound) {
+			// The row may still be on its way (it is written while the
+			// call is queued); give up only after several tries.
+			if md, mdErr := msg.Metadata(); mdErr == nil && md.NumDelivered >= 5 {
+				d.log.Error("dropping result of an unrecorded call", "call_id", r.CallId)
+				d.finishWaiting(&r)
+				_ = msg.Term()
+				return
+			}
+			_ = msg.NakWithDelay(50 * time.Millisecond)
+			return
+		}
 		d.log.Error("record call result failed; will retry", "call_id", r.CallId, "error", err)
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
+	// Answer the caller only once the row says what the answer says, so a
+	// client that reads the call right after sees it finished.
+	d.finishWaiting(&r)
 	_ = msg.Ack()
-	d.gate.release(r.CallId)
-	d.active.Delete(r.CallId)
-	d.notify(&r)
 }
 
 func (d *dispatcher) record(r *busv1.CallResult) error {
@@ -320,6 +419,13 @@ func (d *dispatcher) record(r *busv1.CallResult) error {
 	defer cancel()
 	_, _, err := d.calls.Finish(ctx, r.CallId, o)
 	return err
+}
+
+// finishWaiting frees the call's user slot and token and wakes its caller.
+func (d *dispatcher) finishWaiting(r *busv1.CallResult) {
+	d.gate.release(r.CallId)
+	d.active.Delete(r.CallId)
+	d.notify(r)
 }
 
 func (d *dispatcher) notify(r *busv1.CallResult) {

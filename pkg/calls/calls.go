@@ -171,13 +171,17 @@ func (c *Calls) Create(ctx context.Context, nc NewCall) (Call, error) {
 		VersionID:         nonEmpty(nc.VersionID),
 		CreatedAt:         store.Now(),
 	}
-	_, err := c.db.W.ExecContext(ctx,
-		`INSERT INTO function_calls
-			(id, function_name, status, trigger_type, trigger_id, requested_by_user_id, version_id, keep_result,
-			created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		call.ID, call.FunctionName, call.Status, call.TriggerType, call.TriggerID, call.RequestedByUserID,
-		call.VersionID, nc.KeepResult, call.CreatedAt)
+	// Through the group-commit writer: concurrent calls share one commit.
+	err := c.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO function_calls
+				(id, function_name, status, trigger_type, trigger_id, requested_by_user_id, version_id, keep_result,
+				created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			call.ID, call.FunctionName, call.Status, call.TriggerType, call.TriggerID, call.RequestedByUserID,
+			call.VersionID, nc.KeepResult, call.CreatedAt)
+		return err
+	})
 	switch constraintCode(err) {
 	case sqlite3.CONSTRAINT_PRIMARYKEY, sqlite3.CONSTRAINT_UNIQUE:
 		return Call{}, fmt.Errorf("%w: %s", ErrCallExists, call.ID)

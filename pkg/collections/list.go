@@ -202,7 +202,7 @@ func (s *Service) ListRecords(ctx context.Context, coll string, o ListOptions) (
 	if o.After != "" && o.Offset != 0 {
 		return Page{}, &InputError{Field: "offset", Message: "cannot be combined with after"}
 	}
-	cid, sch, err := s.lookup(ctx, s.db.R, coll)
+	cid, sch, err := s.lookup(ctx, coll)
 	if err != nil {
 		return Page{}, err
 	}
@@ -253,7 +253,7 @@ func (s *Service) ListRecords(ctx context.Context, coll string, o ListOptions) (
 		defer tx.Rollback()
 		q, rowq = tx, tx
 		count, cargs := `SELECT COUNT(*) FROM records r WHERE `+where, args
-		if len(args) == 0 {
+		if where == collectionTerm(cid) {
 			// Nothing but the collection: the trigger-kept count answers.
 			count, cargs = `SELECT records FROM collection_counts WHERE collection_id = ?`, []any{cid}
 		}

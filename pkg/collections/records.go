@@ -42,15 +42,10 @@ func scanRecord(row scanner) (Record, error) {
 	return r, err
 }
 
-type rowQuerier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// lookup returns a collection's id and parsed schema, read through q (the
-// read pool, or a write transaction to see the schema in force at commit).
-func (s *Service) lookup(ctx context.Context, q rowQuerier, name string) (string, Schema, error) {
+// lookup returns a collection's id and parsed schema from the read pool.
+func (s *Service) lookup(ctx context.Context, name string) (string, Schema, error) {
 	var id, raw string
-	err := q.QueryRowContext(ctx, `SELECT id, schema FROM collections WHERE name = ?`, name).Scan(&id, &raw)
+	err := s.readRow(ctx, qCollectionSchema, name).Scan(&id, &raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", Schema{}, collectionNotFound(name)
 	}
@@ -63,12 +58,11 @@ func (s *Service) lookup(ctx context.Context, q rowQuerier, name string) (string
 
 // checkRefs verifies that every reference names an existing record of its
 // target collection, adding a "reference" error for each that does not.
-func checkRefs(ctx context.Context, tx *sql.Tx, refs []refCheck) ([]FieldError, error) {
+func (s *Service) checkRefs(ctx context.Context, tx *sql.Tx, refs []refCheck) ([]FieldError, error) {
 	var errs []FieldError
 	for _, ref := range refs {
 		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM records r JOIN collections c ON c.id = r.collection_id
-			WHERE r.id = ? AND c.name = ?`, ref.id, ref.collection).Scan(&one)
+		err := s.txRow(ctx, tx, qRefExists, ref.id, ref.collection).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			errs = append(errs, FieldError{Field: ref.field, Code: CodeReference,
 				Message: fmt.Sprintf("no record '%s' in collection '%s'", ref.id, ref.collection)})
@@ -176,7 +170,7 @@ type prepared struct {
 func (s *Service) validateWith(ctx context.Context, tx *sql.Tx, coll string, obj map[string]json.RawMessage,
 	pre *prepared) (string, Schema, json.RawMessage, error) {
 	var id, raw string
-	err := tx.QueryRowContext(ctx, `SELECT id, schema FROM collections WHERE name = ?`, coll).Scan(&id, &raw)
+	err := s.txRow(ctx, tx, qCollectionSchema, coll).Scan(&id, &raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", Schema{}, nil, collectionNotFound(coll)
 	}
@@ -195,7 +189,7 @@ func (s *Service) validateWith(ctx context.Context, tx *sql.Tx, coll string, obj
 			return "", Schema{}, nil, err
 		}
 	}
-	errs, err := checkRefs(ctx, tx, refs)
+	errs, err := s.checkRefs(ctx, tx, refs)
 	if err != nil {
 		return "", Schema{}, nil, err
 	}
@@ -212,7 +206,7 @@ func (s *Service) prepare(ctx context.Context, coll string, obj map[string]json.
 	id, raw, sch, ok := s.cached(coll)
 	for attempt := 0; ; attempt++ {
 		if !ok {
-			if _, _, err := s.lookup(ctx, s.db.R, coll); err != nil {
+			if _, _, err := s.lookup(ctx, coll); err != nil {
 				return nil, err
 			}
 			id, raw, sch, _ = s.cached(coll)
@@ -225,8 +219,7 @@ func (s *Service) prepare(ctx context.Context, coll string, obj map[string]json.
 			return nil, err
 		}
 		var curID, curRaw string
-		qerr := s.db.R.QueryRowContext(ctx, `SELECT id, schema FROM collections WHERE name = ?`, coll).
-			Scan(&curID, &curRaw)
+		qerr := s.readRow(ctx, qCollectionSchema, coll).Scan(&curID, &curRaw)
 		if qerr == nil && curID == id && curRaw == raw {
 			return nil, err
 		}
@@ -264,8 +257,7 @@ func (s *Service) CreateRecord(ctx context.Context, coll string, ownerID *string
 		if conflicts != nil {
 			return &UniqueError{Errors: conflicts}
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO records (id, collection_id, owner_id, data, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, r.ID, r.CollectionID, ownerID, string(r.Data), r.CreatedAt, r.UpdatedAt)
+		_, err = s.txExec(ctx, tx, qInsertRecord, r.ID, r.CollectionID, ownerID, string(r.Data), r.CreatedAt, r.UpdatedAt)
 		return writeErr(err, cid, sch)
 	}, func() {
 		s.publish([]Event{{Op: OpCreate, Collection: coll, Record: r, At: r.CreatedAt}})
@@ -283,9 +275,7 @@ func (s *Service) GetRecord(ctx context.Context, coll, id string) (Record, error
 	var rid sql.NullString
 	r := Record{}
 	var owner, data, created, updated sql.NullString
-	err := s.db.R.QueryRowContext(ctx, `SELECT c.id, r.id, r.owner_id, r.data, r.created_at, r.updated_at
-		FROM collections c LEFT JOIN records r ON r.collection_id = c.id AND r.id = ?
-		WHERE c.name = ?`, id, coll).Scan(&cid, &rid, &owner, &data, &created, &updated)
+	err := s.readRow(ctx, qGetRecord, id, coll).Scan(&cid, &rid, &owner, &data, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Record{}, collectionNotFound(coll)
 	}
@@ -316,15 +306,14 @@ func (s *Service) UpdateRecord(ctx context.Context, coll, id string, patch json.
 	var r Record
 	err = s.db.TxThen(ctx, func(tx *sql.Tx) error {
 		var cid string
-		err := tx.QueryRowContext(ctx, `SELECT id FROM collections WHERE name = ?`, coll).Scan(&cid)
+		err := s.txRow(ctx, tx, qCollectionID, coll).Scan(&cid)
 		if errors.Is(err, sql.ErrNoRows) {
 			return collectionNotFound(coll)
 		}
 		if err != nil {
 			return err
 		}
-		r, err = scanRecord(tx.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM records r
-			WHERE r.id = ? AND r.collection_id = ?`, id, cid))
+		r, err = scanRecord(s.txRow(ctx, tx, qRecordInCollection, id, cid))
 		if errors.Is(err, sql.ErrNoRows) {
 			return recordNotFound(id)
 		}
@@ -350,8 +339,7 @@ func (s *Service) UpdateRecord(ctx context.Context, coll, id string, patch json.
 			return &UniqueError{Errors: conflicts}
 		}
 		r.Data, r.UpdatedAt = out, store.Now()
-		_, err = tx.ExecContext(ctx, `UPDATE records SET data = ?, updated_at = ? WHERE id = ?`,
-			string(r.Data), r.UpdatedAt, r.ID)
+		_, err = s.txExec(ctx, tx, qUpdateRecord, string(r.Data), r.UpdatedAt, r.ID)
 		return writeErr(err, cid, sch)
 	}, func() {
 		s.publish([]Event{{Op: OpUpdate, Collection: coll, Record: r, At: r.UpdatedAt}})
@@ -373,7 +361,7 @@ func (s *Service) DeleteRecord(ctx context.Context, coll, id string) error {
 	err := s.db.TxThen(ctx, func(tx *sql.Tx) error {
 		events = nil
 		var cid string
-		err := tx.QueryRowContext(ctx, `SELECT id FROM collections WHERE name = ?`, coll).Scan(&cid)
+		err := s.txRow(ctx, tx, qCollectionID, coll).Scan(&cid)
 		if errors.Is(err, sql.ErrNoRows) {
 			return collectionNotFound(coll)
 		}

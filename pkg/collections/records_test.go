@@ -354,3 +354,56 @@ func TestConcurrentRecordWrites(t *testing.T) {
 		t.Fatalf("total = %d, records = %d, %v", *p.Total, len(p.Records), err)
 	}
 }
+
+// TestCollectionCounts checks the trigger-kept counts that unfiltered
+// listings report against real counts through creates, cascades and a
+// collection delete.
+func TestCollectionCounts(t *testing.T) {
+	s, db := newTestService(t)
+	ctx := context.Background()
+	mustCreate(t, s, "a", `{}`)
+	mustCreate(t, s, "b", `{"fields": [{"name": "a", "type": "reference", "collection": "a", "on_delete": "cascade"}]}`)
+	check := func() {
+		t.Helper()
+		rows, err := db.R.Query(`SELECT c.name, n.records, (SELECT COUNT(*) FROM records r WHERE r.collection_id = c.id)
+			FROM collections c JOIN collection_counts n ON n.collection_id = c.id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			var kept, real int
+			if err := rows.Scan(&name, &kept, &real); err != nil {
+				t.Fatal(err)
+			}
+			if kept != real {
+				t.Errorf("%s: kept count %d, real %d", name, kept, real)
+			}
+			p, err := s.ListRecords(ctx, name, ListOptions{Limit: 1})
+			if err != nil || *p.Total != real {
+				t.Errorf("%s: listed total %v, real %d (%v)", name, p.Total, real, err)
+			}
+		}
+	}
+	var as []Record
+	for range 3 {
+		as = append(as, mustRecord(t, s, "a", `{}`))
+	}
+	for i := range 5 {
+		mustRecord(t, s, "b", fmt.Sprintf(`{"a": %q}`, as[i%3].ID))
+	}
+	check()
+	if err := s.DeleteRecord(ctx, "a", as[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	check()
+	if err := s.Delete(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	check()
+	var n int
+	if err := db.R.QueryRow(`SELECT COUNT(*) FROM collection_counts`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("count rows = %d, %v", n, err)
+	}
+}

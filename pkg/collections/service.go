@@ -69,6 +69,7 @@ type Service struct {
 
 	pub         publisherBox
 	eventErrors atomic.Uint64
+	stmts       statements
 }
 
 type cachedSchema struct {
@@ -89,6 +90,7 @@ func NewService(db *store.DB) *Service {
 	if err := s.preload(context.Background()); err != nil {
 		s.log.Warn("preload collection schemas", "error", err)
 	}
+	s.prepareStatements(context.Background())
 	return s
 }
 
@@ -182,8 +184,7 @@ func (s *Service) List(ctx context.Context) ([]Collection, error) {
 
 // Get returns the named collection or an error matching ErrCollectionNotFound.
 func (s *Service) Get(ctx context.Context, name string) (Collection, error) {
-	c, err := scanCollection(s.db.R.QueryRowContext(ctx,
-		`SELECT `+collectionColumns+` FROM collections WHERE name = ?`, name))
+	c, err := scanCollection(s.readRow(ctx, qCollection, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Collection{}, collectionNotFound(name)
 	}

@@ -43,6 +43,10 @@ const (
 	DefaultKillGrace      = 2 * time.Second
 )
 
+// StartTimeout bounds how long a new process may take to say it is ready,
+// independently of the call's own timeout.
+const StartTimeout = 60 * time.Second
+
 // lineSlack is how much longer than MaxResultBytes a response line may be
 // before it is discarded unread: room for the envelope and error messages.
 const lineSlack = 1 << 20
@@ -87,7 +91,8 @@ type Request struct {
 	Context CallContext
 	// Payload is the JSON payload; empty means {}.
 	Payload json.RawMessage
-	// Timeout bounds the whole call including process start; zero means
+	// Timeout bounds the call from when its process has the request (start-up
+	// of a new process is bounded by StartTimeout instead); zero means
 	// only ctx bounds it.
 	Timeout time.Duration
 }
@@ -224,13 +229,6 @@ func (r *Runner) call(ctx context.Context, fn Function, req Request) Result {
 	if err != nil {
 		return failed(ErrorTypeInvalidRequest, err.Error())
 	}
-	var deadline <-chan time.Time
-	if req.Timeout > 0 {
-		timer := time.NewTimer(req.Timeout)
-		defer timer.Stop()
-		deadline = timer.C
-	}
-
 	key := poolKey(fn)
 	p := r.takeIdle(key)
 	if p != nil {
@@ -240,9 +238,22 @@ func (r *Runner) call(ctx context.Context, fn Function, req Request) Result {
 		if err != nil {
 			return failed(ErrorTypeStart, err.Error())
 		}
-		if res, ok := r.handshake(ctx, p, deadline); !ok {
+		// Starting a process (interpreter, imports) is bounded on its own,
+		// so a slow start-up never eats into the call's time, and a
+		// function whose start-up alone exceeds its timeout still becomes
+		// a warm process.
+		start := time.NewTimer(max(StartTimeout, req.Timeout))
+		res, ok := r.handshake(ctx, p, start.C)
+		start.Stop()
+		if !ok {
 			return res
 		}
+	}
+	var deadline <-chan time.Time
+	if req.Timeout > 0 {
+		timer := time.NewTimer(req.Timeout)
+		defer timer.Stop()
+		deadline = timer.C
 	}
 
 	write := p.send(line)

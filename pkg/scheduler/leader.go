@@ -258,4 +258,5 @@ func (l *leaderLoop) fireDue(now time.Time) {
 			delete(l.entries, e.id)
 		}
 	}
+	l.pub.flush()
 }

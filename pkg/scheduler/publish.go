@@ -20,40 +20,49 @@ const (
 	// maxPendingFires bounds fires published but not yet acknowledged by
 	// the bus; 10,000 schedules due at once fit.
 	maxPendingFires = 16384
-	// fireAckTimeout is how long a fire may wait for the bus to store it
+	// fireAckWait is how long the bus may take to acknowledge a fire
 	// before it is published again.
-	fireAckTimeout = 5 * time.Second
+	fireAckWait = 10 * time.Second
 	// fireRetries is how often a fire the bus did not store is published
 	// again (same message id, so never stored twice).
 	fireRetries = 5
 )
 
 // publisher sends fires into the TB_FIRES work queue without waiting for
-// each acknowledgement: the timer loop hands a fire over and goes on. Only
-// failures come back (a publish the bus refused or did not acknowledge in
-// time), and are published again synchronously on a goroutine of their
-// own, so a healthy fire costs no wake-up besides its own publish.
+// each acknowledgement: the timer loop hands a batch of fires over and
+// goes on, and a helper goroutine checks the acknowledgements and
+// publishes again, synchronously, whatever the bus did not store.
 type publisher struct {
 	js  jetstream.JetStream
 	log *slog.Logger
-	wg  sync.WaitGroup
+
+	mu      sync.Mutex
+	waiting []pendingFire
+	kick    chan struct{}
+	done    chan struct{}
+	wg      sync.WaitGroup
+}
+
+type pendingFire struct {
+	fut     jetstream.PubAckFuture // nil when the publish failed at once
+	subject string
+	msgID   string
+	data    []byte
 }
 
 func newPublisher(nc *nats.Conn, log *slog.Logger) (*publisher, error) {
-	p := &publisher{log: log}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxPendingFires),
-		jetstream.WithPublishAsyncTimeout(fireAckTimeout),
-		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
-			p.retry(m.Subject, m.Header.Get(jetstream.MsgIDHeader), m.Data, err)
-		}))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxPendingFires))
 	if err != nil {
 		return nil, err
 	}
-	p.js = js
+	p := &publisher{js: js, log: log, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	p.wg.Add(1)
+	go p.confirm()
 	return p, nil
 }
 
-// fire publishes f with the message id of its schedule and instant.
+// fire publishes f with the message id of its schedule and instant. The
+// acknowledgement is checked after the next flush.
 func (p *publisher) fire(f *busv1.Fire) {
 	f.PublishedAtUs = time.Now().UnixMicro()
 	data, err := proto.Marshal(f)
@@ -61,41 +70,97 @@ func (p *publisher) fire(f *busv1.Fire) {
 		p.log.Error("encode fire failed", "schedule_id", f.ScheduleId, "error", err)
 		return
 	}
-	subject := bus.FireSubjectPrefix + f.ScheduleId
-	msgID := schedule.FireID(f.ScheduleId, time.UnixMicro(f.DueAtUs))
-	if _, err := p.js.PublishAsync(subject, data, jetstream.WithMsgID(msgID)); err != nil {
-		p.retry(subject, msgID, data, err)
+	w := pendingFire{subject: bus.FireSubjectPrefix + f.ScheduleId,
+		msgID: schedule.FireID(f.ScheduleId, time.UnixMicro(f.DueAtUs)), data: data}
+	w.fut, err = p.js.PublishAsync(w.subject, data, jetstream.WithMsgID(w.msgID))
+	if err != nil {
+		w.fut = nil
+		p.log.Warn("publish fire failed; will retry", "fire", w.msgID, "error", err)
 	}
+	p.mu.Lock()
+	p.waiting = append(p.waiting, w)
+	p.mu.Unlock()
 }
 
-// retry publishes a fire again in the background until the bus stores it.
-func (p *publisher) retry(subject, msgID string, data []byte, cause error) {
-	p.log.Warn("fire not stored; publishing it again", "fire", msgID, "error", cause)
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for i := 0; i < fireRetries; i++ {
-			time.Sleep(time.Duration(i+1) * 200 * time.Millisecond)
-			ctx, cancel := context.WithTimeout(context.Background(), fireAckTimeout)
-			_, err := p.js.Publish(ctx, subject, data, jetstream.WithMsgID(msgID))
-			cancel()
-			if err == nil {
-				return
-			}
-			p.log.Warn("publish fire failed", "fire", msgID, "attempt", i+1, "error", err)
-		}
-		// The stored next instant still points at this fire (the api never
-		// recorded it), so the next leader, or this one after a reload,
-		// fires it again.
-		p.log.Error("fire lost: the bus did not store it", "fire", msgID)
-	}()
-}
-
-// stop waits briefly for fires in flight and for retries to end.
-func (p *publisher) stop() {
+// flush has the helper check the fires published since the last flush.
+func (p *publisher) flush() {
 	select {
-	case <-p.js.PublishAsyncComplete():
-	case <-time.After(2 * time.Second):
+	case p.kick <- struct{}{}:
+	default:
 	}
+}
+
+func (p *publisher) confirm() {
+	defer p.wg.Done()
+	for {
+		select {
+		case <-p.done:
+			p.settle(true)
+			return
+		case <-p.kick:
+			p.settle(false)
+		}
+	}
+}
+
+// settle waits for the acknowledgement of every waiting fire and publishes
+// again those the bus refused or did not acknowledge in time. When
+// stopping it does not retry: the stored next instant still points at a
+// fire the api never recorded, so the next leader fires it.
+func (p *publisher) settle(stopping bool) {
+	p.mu.Lock()
+	batch := p.waiting
+	p.waiting = nil
+	p.mu.Unlock()
+	timeout := time.NewTimer(fireAckWait)
+	defer timeout.Stop()
+	expired := false
+	for _, w := range batch {
+		if w.fut != nil {
+			var err error
+			if expired {
+				select {
+				case <-w.fut.Ok():
+					continue
+				default:
+					err = context.DeadlineExceeded
+				}
+			} else {
+				select {
+				case <-w.fut.Ok():
+					continue
+				case err = <-w.fut.Err():
+				case <-timeout.C:
+					expired, err = true, context.DeadlineExceeded
+				}
+			}
+			p.log.Warn("fire not stored", "fire", w.msgID, "error", err)
+		}
+		if !stopping {
+			p.retry(w)
+		}
+	}
+}
+
+func (p *publisher) retry(w pendingFire) {
+	for i := 0; i < fireRetries; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := p.js.Publish(ctx, w.subject, w.data, jetstream.WithMsgID(w.msgID))
+		cancel()
+		if err == nil {
+			return
+		}
+		p.log.Warn("publish fire failed", "fire", w.msgID, "attempt", i+1, "error", err)
+		time.Sleep(time.Duration(i+1) * 200 * time.Millisecond)
+	}
+	// The stored next instant still points at this fire (the api never
+	// recorded it), so the next leader, or this one after a reload, fires
+	// it again.
+	p.log.Error("fire lost: the bus did not store it", "fire", w.msgID)
+}
+
+// stop settles the fires in flight and ends the helper goroutine.
+func (p *publisher) stop() {
+	close(p.done)
 	p.wg.Wait()
 }

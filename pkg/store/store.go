@@ -55,6 +55,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		q.Add("_pragma", "foreign_keys(1)")
 		q.Add("_pragma", "journal_mode(wal)")
 		q.Add("_pragma", "synchronous("+sync+")")
+		// ANALYZE (run by PRAGMA optimize) samples at most this many rows
+		// per index, so statistics stay cheap on large tables.
+		q.Add("_pragma", "analysis_limit(1000)")
 		q.Set("_txlock", "immediate")
 		s := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 		if extra != "" {
@@ -85,6 +88,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	// Statistics for tables that never had any, or changed a lot since.
+	if _, err := w.ExecContext(ctx, `PRAGMA optimize=0x10002`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("optimize database %s: %w", path, err)
 	}
 	r, err := sql.Open("sqlite3", dsn("mode=ro", "normal"))
 	if err != nil {

@@ -18,6 +18,11 @@ import (
 // batch wait for the slowest transaction in it.
 const maxBatch = 128
 
+// optimizeEvery is how many write transactions pass between two runs of
+// PRAGMA optimize, which refreshes the query planner's statistics of tables
+// whose size changed a lot (bounded by analysis_limit, so it stays cheap).
+const optimizeEvery = 10_000
+
 // writeJob is one caller's write transaction waiting for the writer.
 type writeJob struct {
 	ctx       context.Context
@@ -99,6 +104,7 @@ func (w *writer) submit(ctx context.Context, fn func(tx *sql.Tx) error, committe
 
 func (w *writer) loop() {
 	batch := make([]*writeJob, 0, maxBatch)
+	sinceOptimize := 0
 	for {
 		select {
 		case j := <-w.jobs:
@@ -123,7 +129,19 @@ func (w *writer) loop() {
 		} else {
 			w.runBatch(batch)
 		}
+		sinceOptimize += len(batch)
 		clear(batch)
+		if sinceOptimize >= optimizeEvery {
+			sinceOptimize = 0
+			w.optimize()
+		}
+	}
+}
+
+// optimize runs PRAGMA optimize between batches.
+func (w *writer) optimize() {
+	if _, err := w.db.ExecContext(context.Background(), `PRAGMA optimize`); err != nil {
+		w.log.Warn("optimize statistics", "error", err)
 	}
 }
 

@@ -168,7 +168,17 @@ func TestInterruptedJobDoesNotLoseOthers(t *testing.T) {
 
 func TestCancelledBeforeStartIsSkipped(t *testing.T) {
 	db := openTest(t)
-	hold := holdWriter(t, db, 1)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- db.Tx(context.Background(), func(tx *sql.Tx) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
 	ctx, cancel := context.WithCancel(context.Background())
 	res := make(chan error, 1)
 	go func() { res <- db.Tx(ctx, insert(1)) }()
@@ -176,7 +186,10 @@ func TestCancelledBeforeStartIsSkipped(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
-	<-hold
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
 	if err := <-res; !errors.Is(err, context.Canceled) {
 		t.Fatalf("error = %v", err)
 	}

@@ -199,7 +199,9 @@ func run(bin string, n int, idle time.Duration) error {
 	}
 	fmt.Printf("scheduler loaded %d schedules; first due in %v\n", 2*n, time.Until(base).Round(time.Second))
 
-	// Idle CPU: loaded, nothing due yet.
+	// Idle CPU: loaded (give it two seconds to build its heap), nothing
+	// due yet.
+	time.Sleep(2 * time.Second)
 	idleWin := min(idle, time.Until(base)-2*time.Second)
 	c0, _ := cpuTime(pid)
 	time.Sleep(idleWin)
