@@ -90,6 +90,10 @@ func (s *Server) App() *fiber.App {
 	if s.cfg.Admin.StaticDir != "" {
 		mountAdmin(app, "/admin", admin.Files())
 	}
+	if dir := s.cfg.Public.StaticDir; dir != "" {
+		// Served last, so API and admin routes always win.
+		app.Static("/", s.cfg.Path(dir), fiber.Static{Index: "index.html", Browse: false})
+	}
 	return app
 }
 

@@ -5,6 +5,9 @@ import (
 	"sync/atomic"
 )
 
+// TODO(events): a JetStream stream for record events, so that subscribers
+// (realtime, extensions, the activity log) can catch up after a disconnect.
+
 // Publisher sends record events. Subjects are relative: "<collection>.<op>";
 // the transport adds its prefix (tb.events.records. on the bus). Publish is
 // called on the database writer goroutine right after the commit, so that

@@ -26,6 +26,9 @@ import (
 // Keywords are case-insensitive. The parser is a hand-written recursive
 // descent over a token list, with limits on length, nesting and size so
 // that no input can exhaust the stack or the planner.
+//
+// TODO(filter): paths into object fields (address.city) and list items;
+// only top-level fields and record columns can be named today.
 
 // Filter limits.
 const (

@@ -172,6 +172,9 @@ func (s *Service) status(ctx context.Context, tx *sql.Tx, name string, detail bo
 
 // invalidRecords validates every stored record of a collection against
 // its current schema, and checks that every reference still resolves.
+//
+// TODO(health): bound the time and memory of the check on very large
+// collections (sample, or resume from a cursor); it reads every record.
 func (s *Service) invalidRecords(ctx context.Context, tx *sql.Tx, cid string, sch Schema) ([]RecordProblem, error) {
 	byID := map[string][]FieldError{}
 	rows, err := tx.QueryContext(ctx, `SELECT r.id, r.data FROM records r WHERE `+collectionTerm(cid))

@@ -96,7 +96,8 @@ func resolveSort(sch Schema, by, order string) (sortSpec, error) {
 }
 
 // cursor is the position after which the next page starts: the sort key's
-// value and the rowid of the last record served. It is handed out as
+// value and the rowid of the last record served. (A VACUUM may renumber
+// rowids; cursors handed out before one may then skip or repeat records.) It is handed out as
 // base64url JSON and names its sort, so it cannot be used with another one.
 type cursor struct {
 	Key  string `json:"k"`

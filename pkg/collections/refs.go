@@ -3,6 +3,7 @@ package collections
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -12,6 +13,9 @@ import (
 
 // referrer is a reference field, in collection coll, that points at
 // records of another collection.
+//
+// TODO(references): multi-valued references (a list of ids) under the same
+// on_delete policies.
 type referrer struct {
 	coll, cid string
 	field     string
@@ -88,13 +92,20 @@ func (s *Service) deleteWithPolicies(ctx context.Context, tx *sql.Tx, coll, cid,
 	}
 
 	// Referrers that are themselves being deleted do not hold the delete up.
-	blockers := map[string]int{}
+	counts := map[string]int{}
 	for _, h := range restricted {
 		if !doomed[h.id] {
-			blockers[h.ref.coll+"."+h.ref.field]++
+			counts[h.ref.coll+"."+h.ref.field]++
 		}
 	}
-	if len(blockers) > 0 {
+	if len(counts) > 0 {
+		blockers := map[string]string{}
+		for f, n := range counts {
+			blockers[f] = fmt.Sprintf("%d records refer to it (on_delete restrict)", n)
+			if n == 1 {
+				blockers[f] = "1 record refers to it (on_delete restrict)"
+			}
+		}
 		return nil, referencedError(fmt.Sprintf("Record '%s'", id), blockers)
 	}
 
@@ -147,28 +158,19 @@ func referringIDs(ctx context.Context, tx *sql.Tx, rf referrer, target string) (
 	return ids, rows.Err()
 }
 
-// referencedError names the referring fields and how many records each
-// has, in a stable order.
-func referencedError(what string, counts map[string]int) *ReferencedError {
-	names := make([]string, 0, len(counts))
-	for n := range counts {
+// referencedError names the referring fields, each with why it blocks,
+// in a stable order.
+func referencedError(what string, blockers map[string]string) *ReferencedError {
+	names := make([]string, 0, len(blockers))
+	for n := range blockers {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	e := &ReferencedError{}
-	parts := make([]string, 0, len(names))
 	for _, n := range names {
-		msg := fmt.Sprintf("%d records refer to it (on_delete restrict)", counts[n])
-		if counts[n] == 1 {
-			msg = "1 record refers to it (on_delete restrict)"
-		}
-		if counts[n] < 0 {
-			msg = "the field refers to this collection"
-		}
-		e.Errors = append(e.Errors, FieldError{Field: n, Code: CodeRestrict, Message: msg})
-		parts = append(parts, n)
+		e.Errors = append(e.Errors, FieldError{Field: n, Code: CodeRestrict, Message: blockers[n]})
 	}
-	e.Message = fmt.Sprintf("%s is referenced by %s", what, strings.Join(parts, ", "))
+	e.Message = fmt.Sprintf("%s is referenced by %s", what, strings.Join(names, ", "))
 	return e
 }
 
@@ -181,7 +183,7 @@ func checkTargets(ctx context.Context, tx *sql.Tx, name string, sch Schema) erro
 		}
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM collections WHERE name = ?`, f.Collection).Scan(&one)
-		if err == sql.ErrNoRows {
+		if errors.Is(err, sql.ErrNoRows) {
 			return &SchemaError{Field: f.Name, Message: fmt.Sprintf("collection %q does not exist", f.Collection)}
 		}
 		if err != nil {

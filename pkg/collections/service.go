@@ -348,10 +348,10 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		blockers := map[string]int{}
+		blockers := map[string]string{}
 		for _, rf := range refs[name] {
 			if rf.coll != name {
-				blockers[rf.coll+"."+rf.field] = -1
+				blockers[rf.coll+"."+rf.field] = "the field refers to this collection"
 			}
 		}
 		if len(blockers) > 0 {

@@ -34,7 +34,7 @@ type Options struct {
 // Run runs the scheduler until ctx is done and releases the lease on exit.
 // While it holds the lease it loads the active schedules from the api over
 // the bus, follows their change events and publishes a fire into the
-// TB_FIRES work queue whenever one comes due; see leader.
+// TB_FIRES work queue whenever one comes due; see leaderLoop.
 func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	host, _ := os.Hostname()
 	if opts.ID == "" {

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -391,22 +390,6 @@ func (s *Snapshot) Legacy() map[string]any {
 		}
 	}
 	return out
-}
-
-// Keys returns every known core key in order, and the ext.* keys set.
-func (s *Snapshot) Keys() []string {
-	var out []string
-	for _, sp := range specs {
-		out = append(out, sp.key)
-	}
-	var ext []string
-	for k := range s.values {
-		if byKey[k] == nil {
-			ext = append(ext, k)
-		}
-	}
-	sort.Strings(ext)
-	return append(out, ext...)
 }
 
 func (s *Snapshot) extCount() int {

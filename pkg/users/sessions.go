@@ -153,18 +153,6 @@ func (s *Service) endSessions(ctx context.Context, tx *sql.Tx, userID, why strin
 	return int(n), nil
 }
 
-// ActiveSessions returns how many live sessions the user has.
-func (s *Service) ActiveSessions(ctx context.Context, userID string) (int, error) {
-	var n int
-	err := s.db.R.QueryRowContext(ctx,
-		`SELECT COUNT(*) FROM auth_sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?`,
-		userID, store.Now()).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("count sessions: %w", err)
-	}
-	return n, nil
-}
-
 // Prune deletes rows that can no longer refuse or admit any token:
 // sessions and cutoffs past their retention and spent reset tokens. It
 // returns how many rows it deleted.
