@@ -99,11 +99,11 @@ func (s Schema) indexes(cid string) []indexSpec {
 // created_at order looking for matches.
 func (ix indexSpec) create(cid string) string {
 	if ix.Unique {
-		return fmt.Sprintf(`CREATE UNIQUE INDEX "%s" ON records (collection_id, json_extract(data, %s)) WHERE collection_id = %s`,
-			ix.Name, fieldPath(ix.Field), sqlString(cid))
+		return fmt.Sprintf(`CREATE UNIQUE INDEX "%s" ON records (collection_id, json_extract(data, %s))
+			WHERE collection_id = %s`, ix.Name, fieldPath(ix.Field), sqlString(cid))
 	}
-	return fmt.Sprintf(`CREATE INDEX "%s" ON records (collection_id, json_extract(data, %s), created_at) WHERE collection_id = %s`,
-		ix.Name, fieldPath(ix.Field), sqlString(cid))
+	return fmt.Sprintf(`CREATE INDEX "%s" ON records (collection_id, json_extract(data, %s), created_at)
+		WHERE collection_id = %s`, ix.Name, fieldPath(ix.Field), sqlString(cid))
 }
 
 type querier interface {
