@@ -1,6 +1,6 @@
 // Package schedstore keeps the schedules table. It is apart from package
-// schedule so that the scheduler role, which computes fire times but never
-// opens the database, does not link the SQLite driver.
+// schedule so that package scheduler, which computes fire times but never
+// opens the database, does not depend on the store or the SQLite driver.
 package schedstore
 
 import (
@@ -101,7 +101,7 @@ type Store struct {
 	now func() time.Time
 }
 
-// New returns a Store over db.
+// NewStore returns a Store over db.
 func NewStore(db *store.DB) *Store { return &Store{db: db, now: time.Now} }
 
 const columns = `id, name, function_name, schedule, input_data, is_active, last_run_at, next_run_at,
