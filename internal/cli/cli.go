@@ -47,6 +47,7 @@ func load(g *Globals, log *slog.Logger) (*config.Config, error) {
 	if err := harden.NoDump(); err != nil && log != nil {
 		log.Warn("could not mark process non-dumpable", "error", err)
 	}
+	harden.PrivateFiles()
 	cfg, err := config.Load(g.Dir, os.Environ())
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/tinybase/tinybase/internal/harden"
 	"github.com/tinybase/tinybase/internal/lockfile"
 	"github.com/tinybase/tinybase/pkg/api"
 	"github.com/tinybase/tinybase/pkg/bus"
@@ -103,6 +104,8 @@ func (c *WorkerCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
+	// The worker's bundle cache must be readable by the function user.
+	harden.SharedFiles()
 	c.apply(cfg)
 	if c.Concurrency > 0 {
 		cfg.Worker.Concurrency = c.Concurrency

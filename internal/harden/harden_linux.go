@@ -10,3 +10,12 @@ import "golang.org/x/sys/unix"
 func NoDump() error {
 	return unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 }
+
+// PrivateFiles makes files the process creates from now on readable only
+// by its own user (umask 077): the database's -wal and -shm files and
+// the bus store must not be readable by function processes.
+func PrivateFiles() { unix.Umask(0o077) }
+
+// SharedFiles restores the usual umask (022) for a process, such as a
+// worker, whose files must be readable by the function user.
+func SharedFiles() { unix.Umask(0o022) }

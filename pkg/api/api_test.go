@@ -325,6 +325,24 @@ func TestNewVersionServes(t *testing.T) {
 		}
 		return nil
 	})
+	// Roll back to the first version: it serves again, as a new version.
+	token := login(t, base)
+	var vers []map[string]any
+	if code := get(t, base+"/api/admin/functions/hello/versions", token, &vers); code != 200 || len(vers) != 2 {
+		t.Fatalf("versions: %d %v", code, vers)
+	}
+	first := vers[1]["id"].(string)
+	if code, out := post(t, base+"/api/admin/functions/hello/versions/"+first+"/rollback", token, nil); code != 200 ||
+		out["is_new_version"] != true {
+		t.Fatalf("rollback: %d %v", code, out)
+	}
+	testenv.WaitFor(t, 30*time.Second, "v1 serving again", func() error {
+		_, out := post(t, base+"/api/functions/hello", "", map[string]string{"name": "Ada"})
+		if res, _ := out["result"].(map[string]any); res["message"] != "Hello, Ada!" {
+			return fmt.Errorf("answer %v", out)
+		}
+		return nil
+	})
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}

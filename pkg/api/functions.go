@@ -151,7 +151,17 @@ func (s *Server) callFunction(c *fiber.Ctx) error {
 	}
 	in := callInput{Meta: m, UserID: who.UserID, IsAdmin: who.IsAdmin, Payload: payload,
 		TriggerType: calls.TriggerManual}
-	if c.QueryBool("async") {
+	async := false
+	switch c.Query("async") {
+	case "", "false", "0":
+	case "true", "1":
+		async = true
+	default:
+		e := unprocessable("async must be true or false")
+		e.Fields = []FieldError{{Field: "async", Code: "type", Message: "must be true or false"}}
+		return e
+	}
+	if async {
 		in.KeepResult = true
 		id, _, err := s.dispatch.enqueue(c.UserContext(), in, false)
 		if err != nil {

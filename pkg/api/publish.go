@@ -199,7 +199,10 @@ func (p *publisher) publish(ctx context.Context, file, digest string, data []byt
 		}
 	}
 	req, _ := proto.Marshal(&busv1.DescribeRequest{Bundle: name, Digest: digest, File: file})
-	if _, err := p.js.Publish(ctx, bus.DescribeSubject, req, jetstream.WithMsgID("describe-"+name)); err != nil {
+	// The id only guards against a retried publish within this scan: the
+	// same content may need describing again later (a rollback to it).
+	msgID := fmt.Sprintf("describe-%s-%d", name, time.Now().UnixNano())
+	if _, err := p.js.Publish(ctx, bus.DescribeSubject, req, jetstream.WithMsgID(msgID)); err != nil {
 		return fmt.Errorf("request describe: %w", err)
 	}
 	p.log.Info("function bundle published", "file", file, "digest", digest[:12])

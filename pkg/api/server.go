@@ -49,10 +49,12 @@ func (s *Server) App() *fiber.App {
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler(s.log),
 		BodyLimit:             s.cfg.Server.BodyLimitBytes,
-		ReadTimeout:           60 * time.Second,
-		IdleTimeout:           120 * time.Second,
-		JSONEncoder:           json.Marshal,
-		JSONDecoder:           json.Unmarshal,
+		// Long filter expressions travel in the query string.
+		ReadBufferSize: 32 << 10,
+		ReadTimeout:    60 * time.Second,
+		IdleTimeout:    120 * time.Second,
+		JSONEncoder:    json.Marshal,
+		JSONDecoder:    json.Unmarshal,
 	})
 	app.Use(recover.New())
 	if len(s.cfg.CORS.AllowOrigins) > 0 {

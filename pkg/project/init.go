@@ -71,7 +71,7 @@ func Init(ctx context.Context, o InitOptions) error {
 	}
 
 	if tomlErr != nil {
-		if err := os.WriteFile(tomlPath, []byte(defaultTOML), 0o644); err != nil {
+		if err := os.WriteFile(tomlPath, []byte(defaultTOML), 0o600); err != nil {
 			return fmt.Errorf("write %s: %w", tomlPath, err)
 		}
 		fmt.Fprintf(out, "created %s\n", config.FileName)

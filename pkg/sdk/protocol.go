@@ -34,6 +34,7 @@ const (
 // handler, or a child process given os.Stdout, cannot corrupt a protocol
 // line. Write logs to stderr (the log and log/slog defaults do).
 func Run() {
+	noDump()
 	protoIn, protoOut := os.Stdin, os.Stdout
 	os.Stdout = os.Stderr
 	if null, err := os.Open(os.DevNull); err == nil {

@@ -17,6 +17,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -80,9 +81,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	// Only the api's user may read the data (password hashes among it);
 	// SQLite gives the -wal and -shm files the database file's mode.
-	if err := os.Chmod(path, 0o600); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("restrict database %s: %w", path, err)
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			w.Close()
+			return nil, fmt.Errorf("restrict database %s: %w", p, err)
+		}
 	}
 	db := &DB{W: w, path: path, w: newWriter(w, slog.Default().With("component", "store"))}
 	if err := db.migrate(ctx); err != nil {

@@ -6,12 +6,15 @@ package worker
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,9 +69,18 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return err
 	}
 	if opts.CacheDir == "" {
-		dir, err := os.MkdirTemp("", "tinybase-"+opts.ID+"-")
-		if err != nil {
-			return fmt.Errorf("create worker cache: %w", err)
+		// One folder per project and worker id, emptied at start: a worker
+		// killed with -9 leaves it behind, and its successor reuses it.
+		sum := sha256.Sum256([]byte(cfg.Dir))
+		safeID := strings.Map(func(r rune) rune {
+			if r == '-' || r == '_' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+				return r
+			}
+			return '_'
+		}, opts.ID)
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("tinybase-%s-%s", hex.EncodeToString(sum[:4]), safeID))
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("clear worker cache: %w", err)
 		}
 		defer os.RemoveAll(dir)
 		opts.CacheDir = dir

@@ -26,6 +26,9 @@ def snoop(client, payload: dict) -> dict:
     return {
         "secrets": readable(payload["secrets"]),
         "database": readable(payload["database"]),
+        "database_wal": readable(payload["database"] + "-wal"),
+        "database_shm": readable(payload["database"] + "-shm"),
+        "config": readable(payload["config"]),
         "parent_environ": readable("/proc/%d/environ" % parent) if parent > 1 else False,
         "env": sorted(os.environ.keys()),
         "token": client.token if hasattr(client, "token") else None,
@@ -60,6 +63,7 @@ func TestFunctionCannotReachSecrets(t *testing.T) {
 	payload := map[string]string{
 		"secrets":  filepath.Join(dir, ".tinybase", "secrets.json"),
 		"database": filepath.Join(dir, "tinybase.db"),
+		"config":   filepath.Join(dir, "tinybase.toml"),
 	}
 	waitFor(t, 60*time.Second, "snoop callable", func() error {
 		code, body := in.do("POST", "/api/functions/snoop", "", payload, &res)
@@ -68,7 +72,11 @@ func TestFunctionCannotReachSecrets(t *testing.T) {
 		}
 		return nil
 	})
-	for _, k := range []string{"secrets", "database", "parent_environ"} {
+	// Make sure the WAL exists and holds data before looking.
+	if _, err := os.Stat(filepath.Join(dir, "tinybase.db-wal")); err != nil {
+		t.Errorf("no WAL file to try: %v", err)
+	}
+	for _, k := range []string{"secrets", "database", "database_wal", "database_shm", "config", "parent_environ"} {
 		if res.Result[k] != false {
 			t.Errorf("function could read %s: %v", k, res.Result)
 		}

@@ -37,6 +37,7 @@ def run(argv=None):
     if len(args) > 1 or (args and args[0] not in ("--metadata", "--serve")):
         _fatal(_USAGE % os.path.basename(sys.argv[0] or "function.py"), 2)
 
+    _no_dump()
     proto_in, proto_out = _claim_stdio()
     if args and args[0] == "--metadata":
         try:
@@ -51,6 +52,18 @@ def run(argv=None):
         serve(spec, proto_in, proto_out)
         return
     one_shot(spec, proto_in, proto_out)
+
+
+def _no_dump():
+    """Marks the process non-dumpable on Linux, so other processes of the
+    same user (other functions) cannot read its memory, where call tokens
+    live."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
+    except Exception:
+        pass
 
 
 def serve(spec, stream_in, stream_out):

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package sdk
+
+// noDump does nothing where the platform has no equivalent.
+func noDump() {}
