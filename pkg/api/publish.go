@@ -97,6 +97,9 @@ func (p *publisher) run(ctx context.Context, interval time.Duration) {
 
 // candidate reports whether a folder entry is a function file: a .py file
 // or an executable, not hidden and not starting with "_".
+//
+// TODO(bundles): ship helper modules (files next to a function, packages)
+// with it; today each file travels alone.
 func candidate(e os.DirEntry) bool {
 	name := e.Name()
 	if e.IsDir() || strings.HasPrefix(name, "_") || strings.HasPrefix(name, ".") {

@@ -13,6 +13,10 @@ import (
 )
 
 // isolation decides how function processes are separated from the worker.
+//
+// TODO(isolation): give each process a private /proc (mount namespace) and
+// an account of its own; today all functions share one account and rely on
+// their SDK marking them non-dumpable to keep each other out.
 // As root, the worker runs them as the configured unprivileged account in
 // PID namespaces of their own; otherwise it cannot, and says so once.
 func isolation(account string, log *slog.Logger) (*runner.Isolation, error) {
