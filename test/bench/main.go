@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -122,8 +123,8 @@ func run(bin string, calls, conc, workers int) error {
 	}
 	rows = append(rows, summarise("raw warm process, 1 client", raw.lat, raw.wall))
 
-	fmt.Printf("\nwarm `hello` calls, %d workers (pool per worker: 3), GOMAXPROCS=%s, %s\n\n",
-		workers, os.Getenv("GOMAXPROCS"), time.Now().UTC().Format(time.RFC3339))
+	fmt.Printf("\nwarm `hello` calls, %d workers (default config: warm pool per worker = worker concurrency 4), %d CPUs, %s\n\n",
+		workers, runtime.NumCPU(), time.Now().UTC().Format(time.RFC3339))
 	fmt.Printf("| %-28s | %6s | %9s | %9s | %9s | %9s |\n", "path", "calls", "p50", "p99", "max", "calls/s")
 	fmt.Printf("| %-28s | %6s | %9s | %9s | %9s | %9s |\n", "---", "---", "---", "---", "---", "---")
 	for _, r := range rows {
