@@ -343,6 +343,13 @@ func TestCursorPagination(t *testing.T) {
 			t.Errorf("%+v: error %v, want input error on %s", tt.o, err, tt.field)
 		}
 	}
+	// A cursor belongs to its collection.
+	if _, err := s.Create(ctx, CreateInput{Name: "q", Label: "Q", Schema: json.RawMessage(`{"fields":[{"name":"g","type":"integer"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ListRecords(ctx, "q", ListOptions{After: *p.NextCursor, SortBy: "g"}); !isInputError("after")(err) {
+		t.Errorf("cursor of another collection: %v", err)
+	}
 	// Skipping the total; an offset past the end still counts.
 	p, err = s.ListRecords(ctx, "p", ListOptions{SkipTotal: true, Limit: 5})
 	if err != nil || p.Total != nil || len(p.Records) != 5 {

@@ -100,6 +100,8 @@ func resolveSort(sch Schema, by, order string) (sortSpec, error) {
 // rowids; cursors handed out before one may then skip or repeat records.) It is handed out as
 // base64url JSON and names its sort, so it cannot be used with another one.
 type cursor struct {
+	// Coll is the collection the cursor was made for.
+	Coll string `json:"c"`
 	Key  string `json:"k"`
 	Desc bool   `json:"d"`
 	// Type is "n" (null), "i" (int64, in V as decimal), "f" (float64) or "s".
@@ -108,8 +110,8 @@ type cursor struct {
 	Row  int64  `json:"r"`
 }
 
-func encodeCursor(spec sortSpec, v any, rowid int64) string {
-	c := cursor{Key: spec.key, Desc: spec.desc, Row: rowid}
+func encodeCursor(coll string, spec sortSpec, v any, rowid int64) string {
+	c := cursor{Coll: coll, Key: spec.key, Desc: spec.desc, Row: rowid}
 	switch x := v.(type) {
 	case nil:
 		c.Type = "n"
@@ -130,7 +132,7 @@ func encodeCursor(spec sortSpec, v any, rowid int64) string {
 
 // decodeCursor checks a cursor against the sort in force and returns the
 // SQL value of its key.
-func decodeCursor(s string, spec sortSpec) (cursor, any, error) {
+func decodeCursor(s, coll string, spec sortSpec) (cursor, any, error) {
 	bad := &InputError{Field: "after", Message: "is not a cursor from this listing"}
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
@@ -138,6 +140,9 @@ func decodeCursor(s string, spec sortSpec) (cursor, any, error) {
 	}
 	var c cursor
 	if err := json.Unmarshal(raw, &c); err != nil {
+		return cursor{}, nil, bad
+	}
+	if c.Coll != coll {
 		return cursor{}, nil, bad
 	}
 	if c.Key != spec.key || c.Desc != spec.desc {
@@ -231,7 +236,7 @@ func (s *Service) ListRecords(ctx context.Context, coll string, o ListOptions) (
 	}
 	pageWhere, pageArgs := where, args
 	if o.After != "" {
-		c, v, err := decodeCursor(o.After, spec)
+		c, v, err := decodeCursor(o.After, fmt.Sprint(cid), spec)
 		if err != nil {
 			return Page{}, err
 		}
@@ -287,7 +292,7 @@ func (s *Service) ListRecords(ctx context.Context, coll string, o ListOptions) (
 			return Page{}, fmt.Errorf("list records: %w", err)
 		}
 		if len(p.Records) == o.Limit {
-			next := encodeCursor(spec, lastKey, lastRow)
+			next := encodeCursor(fmt.Sprint(cid), spec, lastKey, lastRow)
 			p.NextCursor = &next
 			break
 		}

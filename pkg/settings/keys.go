@@ -3,6 +3,7 @@ package settings
 import (
 	"fmt"
 	"net/url"
+	"path"
 	"regexp"
 	"strings"
 	"time"
@@ -109,8 +110,12 @@ func redirectURL(v any) error {
 	if err := httpURL(500)(v); err != nil {
 		return err
 	}
-	if u, _ := url.Parse(v.(string)); u != nil && strings.HasPrefix(strings.ToLower(u.Path), "/admin") {
-		return fmt.Errorf("must not point to /admin URLs; use your application's URL instead")
+	if u, _ := url.Parse(v.(string)); u != nil {
+		// Clean first: "//admin" and "/x/../admin" reach the admin UI too.
+		p := strings.ToLower(path.Clean("/" + u.Path))
+		if p == "/admin" || strings.HasPrefix(p, "/admin/") {
+			return fmt.Errorf("must not point to /admin URLs; use your application's URL instead")
+		}
 	}
 	return nil
 }
