@@ -220,7 +220,7 @@ func (s *Server) listVersions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	list, err := s.versions.List(c.UserContext(), s.fileOf(name), limit)
+	list, err := s.versions.List(c.UserContext(), name, s.fileOf(name), limit)
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func (s *Server) listVersions(c *fiber.Ctx) error {
 func (s *Server) rollbackVersion(c *fiber.Ctx) error {
 	name, id := c.Params("name"), c.Params("id")
 	v, err := s.versions.Get(c.UserContext(), id)
-	if errors.Is(err, versions.ErrNotFound) || (err == nil && v.FileName != s.fileOf(name)) {
+	if errors.Is(err, versions.ErrNotFound) || (err == nil && v.FileName != s.fileOf(name) && v.FunctionName != name) {
 		return notFound(fmt.Sprintf("Version '%s' of '%s' not found", id, name))
 	}
 	if err != nil {

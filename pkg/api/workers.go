@@ -13,8 +13,11 @@ import (
 )
 
 // workerLiveness is how long a worker counts as live after its last
-// heartbeat.
-const workerLiveness = 3 * bus.WorkerHeartbeatInterval
+// heartbeat. It is generous because a false "no worker" refuses calls a
+// loaded worker would have run; a worker that stops normally says so at
+// once (bus.WorkerLeavingSubject), and a call accepted just after a crash
+// waits in the queue for the restarted worker.
+const workerLiveness = 10 * bus.WorkerHeartbeatInterval
 
 // workerView tracks live workers from their heartbeats, so a call can be
 // refused at once when no worker could run it instead of waiting for the

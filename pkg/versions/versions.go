@@ -110,10 +110,12 @@ func (s *Store) ByHash(ctx context.Context, file, hash string) (Version, error) 
 	return v, err
 }
 
-// List returns the versions of a file, newest first.
-func (s *Store) List(ctx context.Context, file string, limit int) ([]Version, error) {
-	rows, err := s.db.R.QueryContext(ctx, `SELECT `+columns+from+`WHERE v.file_name = ?
-		ORDER BY v.deployed_at DESC, v.rowid DESC LIMIT ?`, file, limit)
+// List returns the versions of a function, newest first: those of the
+// file that holds it now and those recorded under its name (from a file it
+// lived in before).
+func (s *Store) List(ctx context.Context, name, file string, limit int) ([]Version, error) {
+	rows, err := s.db.R.QueryContext(ctx, `SELECT `+columns+from+`WHERE v.file_name = ? OR v.function_name = ?
+		ORDER BY v.deployed_at DESC, v.rowid DESC LIMIT ?`, file, name, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list function versions: %w", err)
 	}
