@@ -134,7 +134,7 @@ func NewCalls(db *store.DB) *Calls { return &Calls{db: db} }
 const callColumns = `id, function_name, status, trigger_type, trigger_id, requested_by_user_id, worker_id,
 	attempts, started_at, finished_at, duration_ms, error_message, error_type, version_id, created_at`
 
-type rowScanner interface{ Scan(dest ...any) error }
+type rowScanner = store.Scanner
 
 func scanCall(r rowScanner) (Call, error) {
 	var c Call
@@ -361,25 +361,8 @@ func (c *Calls) Running(ctx context.Context) ([]Call, error) {
 	return calls, nil
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func queryCalls(ctx context.Context, q querier, query string, args ...any) ([]Call, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	calls := []Call{}
-	for rows.Next() {
-		call, err := scanCall(rows)
-		if err != nil {
-			return nil, err
-		}
-		calls = append(calls, call)
-	}
-	return calls, rows.Err()
+func queryCalls(ctx context.Context, q store.Querier, query string, args ...any) ([]Call, error) {
+	return store.Collect(ctx, q, scanCall, query, args...)
 }
 
 // constraintCode returns the SQLite extended code of a constraint error, or

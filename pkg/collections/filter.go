@@ -173,7 +173,8 @@ func isIdentStart(r rune) bool { return r == '_' || unicode.IsLetter(r) }
 func isIdentPart(r rune) bool  { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 // lexString reads a quoted string at src[i] with the escapes \\ \' \" \n
-// \r \t and \uXXXX, returning the decoded text and the bytes consumed.
+// \r \t and \u followed by four hex digits, returning the decoded text and
+// the bytes consumed.
 func lexString(src string, i int) (string, int, error) {
 	quote := src[i]
 	var b strings.Builder

@@ -107,7 +107,7 @@ func NewStore(db *store.DB) *Store { return &Store{db: db, now: time.Now} }
 const columns = `id, name, function_name, schedule, input_data, is_active, last_run_at, next_run_at,
 	missed_runs, last_missed_at, created_by_user_id, created_at, updated_at, revision`
 
-type scanner interface{ Scan(dest ...any) error }
+type scanner = store.Scanner
 
 func scan(r scanner) (Schedule, error) {
 	var s Schedule
@@ -256,25 +256,8 @@ func (st *Store) Active(ctx context.Context, afterID string, limit int) ([]Sched
 	return list, false, nil
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-}
-
-func query(ctx context.Context, q querier, text string, args ...any) ([]Schedule, error) {
-	rows, err := q.QueryContext(ctx, text, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Schedule{}
-	for rows.Next() {
-		s, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+func query(ctx context.Context, q store.Querier, text string, args ...any) ([]Schedule, error) {
+	return store.Collect(ctx, q, scan, text, args...)
 }
 
 // Update applies p in the reference's order: name, input data, the
