@@ -95,7 +95,7 @@ type WorkerCmd struct {
 	BusFlags
 	ID          string `help:"Worker id (default: <host>-<pid>)."`
 	Concurrency int    `help:"Calls run at once (default: [worker] concurrency)." default:"0"`
-	CacheDir    string `name:"cache-dir" help:"Folder for downloaded bundles (default: .tinybase/workers/<id>)." type:"path"`
+	CacheDir    string `name:"cache-dir" help:"Folder for downloaded bundles (default: a temporary folder)." type:"path"`
 }
 
 // Run starts the worker.
@@ -147,7 +147,8 @@ func (c *BusCmd) Run(g *Globals) error {
 
 func needBusCredentials(cfg *config.Config) error {
 	if _, pass := cfg.BusCredentials(); pass == "" {
-		return errors.New("no bus credentials: run in an initialised project folder, or pass --bus-user and --bus-password")
+		return errors.New("no bus credentials: run in an initialised project folder, " +
+			"or pass --bus-user and --bus-password")
 	}
 	return nil
 }

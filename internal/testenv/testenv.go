@@ -31,7 +31,8 @@ type Env struct {
 // is otherwise silent.
 func Logger(t *testing.T, role string) *slog.Logger {
 	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("role", role)
+		h := slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})
+		return slog.New(h).With("role", role)
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }

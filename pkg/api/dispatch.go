@@ -79,7 +79,8 @@ func (d *dispatcher) functionTimeout() time.Duration {
 	return d.cfg.FunctionTimeout()
 }
 
-func newDispatcher(conn *bus.Conn, callLog *calls.Calls, issuer *auth.Issuer, cfg *config.Config, log *slog.Logger) *dispatcher {
+func newDispatcher(conn *bus.Conn, callLog *calls.Calls, issuer *auth.Issuer, cfg *config.Config,
+	log *slog.Logger) *dispatcher {
 	return &dispatcher{conn: conn, calls: callLog, issuer: issuer, cfg: cfg, log: log,
 		waiters: make(map[string]chan *busv1.CallResult), closing: make(chan struct{}), gate: newUserGate(),
 		maxPerUser: func() int { return cfg.RateLimit.MaxConcurrentFunctionsPerUser }}

@@ -80,7 +80,8 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 				ae.Message = "Request body too large"
 			}
 		default:
-			ae = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "Internal server error", Cause: err}
+			ae = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "Internal server error",
+				Cause: err}
 		}
 		body := errorBody{Detail: ae.Message, Code: ae.Code, Errors: ae.Fields}
 		switch {

@@ -60,8 +60,9 @@ func (s *Server) adminListFunctions(c *fiber.Ctx) error {
 	out := []adminInfo{}
 	for _, m := range s.registry.List() {
 		out = append(out, adminInfo{functionInfo: infoOf(m), File: m.File, Digest: m.Digest,
-			LastLoadedAt: m.UpdatedAt, HasInputModel: hasSchema(m.InputSchema), HasOutputModel: hasSchema(m.OutputSchema),
-			VersionID: m.VersionID})
+			LastLoadedAt: m.UpdatedAt, HasInputModel: hasSchema(m.InputSchema),
+			HasOutputModel: hasSchema(m.OutputSchema),
+			VersionID:      m.VersionID})
 	}
 	if s.publisher != nil {
 		for _, m := range s.publisher.Broken() {

@@ -63,7 +63,8 @@ func newPublisher(ctx context.Context, conn *bus.Conn, dir string, reg *function
 		return nil, fmt.Errorf("open function metadata: %w", err)
 	}
 	return &publisher{dir: dir, obs: obs, kv: kv, js: conn.JS, registry: reg, versions: vs, log: log,
-		known: map[string]string{}, names: map[string]string{}, ready: make(chan struct{}), rescan: make(chan struct{}, 1),
+		known: map[string]string{}, names: map[string]string{},
+		ready: make(chan struct{}), rescan: make(chan struct{}, 1),
 		broken: map[string]functions.Meta{}}, nil
 }
 

@@ -131,7 +131,8 @@ func jsonProblem(err error) string {
 	case errors.As(err, &syn):
 		return fmt.Sprintf("Invalid JSON body: syntax error at byte %d", syn.Offset)
 	case errors.As(err, &typ) && typ.Field != "":
-		return fmt.Sprintf("Invalid JSON body: field %q must be %s, got %s", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+		return fmt.Sprintf("Invalid JSON body: field %q must be %s, got %s", typ.Field,
+			jsonKind(typ.Type.Kind().String()), typ.Value)
 	case errors.As(err, &typ):
 		return fmt.Sprintf("Invalid JSON body: expected a JSON object, got %s", typ.Value)
 	}

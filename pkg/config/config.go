@@ -103,7 +103,7 @@ type Functions struct {
 	// Dir holds the function files. Default "./functions".
 	Dir string `toml:"dir" env:"TINYBASE_FUNCTIONS_DIR"`
 	// LoggingEnabled forwards function log lines to the worker log. Default true.
-	LoggingEnabled bool `toml:"logging_enabled" env:"TINYBASE_FUNCTIONS_LOGGING_ENABLED"` // TODO(function-logging): pass logging_* to the SDK
+	LoggingEnabled bool `toml:"logging_enabled" env:"TINYBASE_FUNCTIONS_LOGGING_ENABLED"` // TODO(function-logging): unused
 
 	// LoggingLevel is passed to the SDK logger. Default "INFO".
 	LoggingLevel string `toml:"logging_level" env:"TINYBASE_FUNCTIONS_LOGGING_LEVEL"`

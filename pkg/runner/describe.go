@@ -64,7 +64,8 @@ func (r *Runner) Describe(ctx context.Context, fn Function) (Metadata, error) {
 	case ctx.Err() != nil:
 		return Metadata{}, fmt.Errorf("describe %s: %w", fn.Path, context.Cause(ctx))
 	case errors.Is(runCtx.Err(), context.DeadlineExceeded):
-		return Metadata{}, fmt.Errorf("describe %s: %w: timed out after %s", fn.Path, ErrDescribeFailed, DescribeTimeout)
+		return Metadata{}, fmt.Errorf("describe %s: %w: timed out after %s", fn.Path, ErrDescribeFailed,
+			DescribeTimeout)
 	case runErr != nil:
 		if errText != "" {
 			return Metadata{}, fmt.Errorf("describe %s: %w: %w: %s", fn.Path, ErrDescribeFailed, runErr, errText)
@@ -125,7 +126,8 @@ func parseMetadata(out []byte) (Metadata, error) {
 	switch md.Auth {
 	case AuthPublic, AuthUser, AuthAdmin:
 	default:
-		return Metadata{}, fmt.Errorf("%w: invalid auth level %q (want public, auth or admin)", ErrInvalidMetadata, md.Auth)
+		return Metadata{}, fmt.Errorf("%w: invalid auth level %q (want public, auth or admin)",
+			ErrInvalidMetadata, md.Auth)
 	}
 	if md.Tags == nil {
 		md.Tags = []string{}

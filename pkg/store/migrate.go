@@ -60,11 +60,13 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	var current int
-	if err := db.W.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+	err = db.W.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current)
+	if err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
 	if latest := ms[len(ms)-1].version; current > latest {
-		return fmt.Errorf("database schema version %d is newer than this binary supports (%d): %w", current, latest, ErrSchemaTooNew)
+		return fmt.Errorf("database schema version %d is newer than this binary supports (%d): %w",
+			current, latest, ErrSchemaTooNew)
 	}
 	for _, m := range ms {
 		if m.version <= current {

@@ -108,7 +108,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	var workers []*child
 	api = newChild("api", "api", append([]string{"api"}, base...), env, stop, sp, log)
 	if cfg.Scheduler.Enabled {
-		sched = newChild("scheduler", "scheduler", append([]string{"scheduler", "--id", "scheduler-1"}, base...), env, stop, sp, log)
+		sched = newChild("scheduler", "scheduler", append([]string{"scheduler", "--id", "scheduler-1"}, base...),
+			env, stop, sp, log)
 	}
 	for i := 1; i <= opts.Workers; i++ {
 		id := "worker-" + strconv.Itoa(i)

@@ -73,7 +73,8 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		// killed with -9 leaves it behind, and its successor reuses it.
 		sum := sha256.Sum256([]byte(cfg.Dir))
 		safeID := strings.Map(func(r rune) rune {
-			if r == '-' || r == '_' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			if r == '-' || r == '_' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') ||
+				(r >= '0' && r <= '9') {
 				return r
 			}
 			return '_'

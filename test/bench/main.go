@@ -47,7 +47,8 @@ type stats struct {
 func summarise(name string, lat []time.Duration, wall time.Duration) stats {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	q := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
-	return stats{name: name, n: len(lat), p50: q(0.50), p99: q(0.99), max: lat[len(lat)-1], perSecond: float64(len(lat)) / wall.Seconds()}
+	return stats{name: name, n: len(lat), p50: q(0.50), p99: q(0.99), max: lat[len(lat)-1],
+		perSecond: float64(len(lat)) / wall.Seconds()}
 }
 
 func run(bin string, calls, conc, workers int) error {
@@ -123,7 +124,7 @@ func run(bin string, calls, conc, workers int) error {
 	}
 	rows = append(rows, summarise("raw warm process, 1 client", raw.lat, raw.wall))
 
-	fmt.Printf("\nwarm `hello` calls, %d workers (default config: warm pool per worker = worker concurrency 4), %d CPUs, %s\n\n",
+	fmt.Printf("\nwarm `hello` calls, %d workers (warm pool per worker = worker concurrency, 4), %d CPUs, %s\n\n",
 		workers, runtime.NumCPU(), time.Now().UTC().Format(time.RFC3339))
 	fmt.Printf("| %-28s | %6s | %9s | %9s | %9s | %9s |\n", "path", "calls", "p50", "p99", "max", "calls/s")
 	fmt.Printf("| %-28s | %6s | %9s | %9s | %9s | %9s |\n", "---", "---", "---", "---", "---", "---")
