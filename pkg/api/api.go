@@ -140,7 +140,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 
 	s := &Server{cfg: cfg, log: log, users: usersSvc, issuer: issuer, collections: colls,
 		calls: callLog, registry: registry, dispatch: disp, versions: fnVersions, publisher: pub,
-		acct: acct, metrics: metrics.New(db)}
+		acct: acct, metrics: metrics.New(db), events: &events{}}
 	stopSchedules, err := s.startSchedules(bg, conn, db)
 	if err != nil {
 		return err

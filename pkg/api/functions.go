@@ -213,7 +213,7 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 		return err
 	}
 	f := calls.Filter{FunctionName: c.Query("function_name"), Status: c.Query("status"),
-		TriggerType: c.Query("trigger_type"), Limit: limit, Offset: offset}
+		TriggerType: c.Query("trigger_type"), TriggerID: c.Query("trigger_id"), Limit: limit, Offset: offset}
 	switch f.Status {
 	case "", "running", "succeeded", "failed":
 	default:

@@ -40,6 +40,8 @@ type Server struct {
 	metrics     *metrics.Reader
 	acct        *accounts
 	sched       *schedules
+	// events tells the activity log and extensions what happened.
+	events *events
 }
 
 // App builds the fiber application with every route.
@@ -83,6 +85,7 @@ func (s *Server) App() *fiber.App {
 	ad := api.Group("/admin", s.requireAdmin)
 	s.deployRoutes(ad)
 	s.metricsRoutes(ad)
+	s.workerRoutes(ad)
 	ad.Get("/functions/calls", s.listCalls)
 	ad.Get("/functions/calls/:id", s.getCall)
 	s.scheduleRoutes(api)

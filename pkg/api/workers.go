@@ -77,6 +77,22 @@ func (w *workerView) live() []bus.RoleStatus {
 	return out
 }
 
+// snapshot returns the live workers with when each was last heard from.
+func (w *workerView) snapshot() []workerSeen {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]workerSeen, 0, len(w.seen))
+	for id, s := range w.seen {
+		if time.Since(s.at) > workerLiveness {
+			delete(w.seen, id)
+			continue
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].status.ID < out[j].status.ID })
+	return out
+}
+
 // waitLive waits up to d for a first heartbeat; the api uses it right
 // after start so calls are not refused while workers announce themselves.
 func (w *workerView) waitLive(d time.Duration) bool {

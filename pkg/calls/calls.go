@@ -118,6 +118,8 @@ type Filter struct {
 	FunctionName string
 	Status       string
 	TriggerType  string
+	// TriggerID narrows to one schedule's runs when set.
+	TriggerID string
 	// Limit is DefaultListLimit when zero or negative, at most MaxListLimit.
 	Limit  int
 	Offset int
@@ -320,6 +322,9 @@ func (c *Calls) List(ctx context.Context, f Filter) ([]Call, int, error) {
 		where, args = append(where, "trigger_type = ?"), append(args, f.TriggerType)
 	default:
 		return nil, 0, fmt.Errorf("%w: trigger type %q", ErrInvalidCall, f.TriggerType)
+	}
+	if f.TriggerID != "" {
+		where, args = append(where, "trigger_id = ?"), append(args, f.TriggerID)
 	}
 	cond := ""
 	if len(where) > 0 {
