@@ -168,6 +168,47 @@ func TestCallThroughWorker(t *testing.T) {
 	}
 }
 
+// TestAnsweredCallReadsFinished checks that a caller answered before the
+// outcome's commit never reads its call back as running, alone or in the
+// list, and that the pool view shows the worker that ran it.
+func TestAnsweredCallReadsFinished(t *testing.T) {
+	env := testenv.New(t)
+	_, base := startAPI(t, env)
+	startWorker(t, env, "w1")
+	waitListed(t, base, "hello")
+	token := login(t, base)
+	for i := 0; i < 30; i++ {
+		code, out := post(t, base+"/api/functions/hello", token, map[string]string{"name": "Ada"})
+		if code != 200 || out["status"] != "succeeded" {
+			t.Fatalf("call %d: %d %v", i, code, out)
+		}
+		id := out["call_id"].(string)
+		var call map[string]any
+		if code := get(t, base+"/api/functions/calls/"+id, token, &call); code != 200 || call["status"] != "succeeded" {
+			t.Fatalf("call %d read right after its answer: %d %v", i, code, call)
+		}
+	}
+	var list struct {
+		Calls []map[string]any `json:"calls"`
+	}
+	get(t, base+"/api/admin/functions/calls?status=running", token, &list)
+	if len(list.Calls) != 0 {
+		t.Fatalf("calls still running after their answers: %v", list.Calls)
+	}
+	var pool struct {
+		Workers []map[string]any `json:"workers"`
+		Hosts   []map[string]any `json:"hosts"`
+		Total   int              `json:"total_workers"`
+	}
+	if code := get(t, base+"/api/admin/workers", token, &pool); code != 200 || pool.Total != 1 ||
+		len(pool.Workers) != 1 || pool.Workers[0]["id"] != "w1" || len(pool.Hosts) != 1 {
+		t.Fatalf("workers: %d %+v", code, pool)
+	}
+	if code := get(t, base+"/api/admin/workers", "", nil); code != 401 {
+		t.Fatalf("workers without a token: %d, want 401", code)
+	}
+}
+
 // TestNoWorkerAnswers503 checks that a call is refused at once, not left
 // waiting, when no worker is live.
 func TestNoWorkerAnswers503(t *testing.T) {

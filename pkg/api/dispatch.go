@@ -43,8 +43,12 @@ type dispatcher struct {
 	waiters  map[string]chan *busv1.CallResult
 	inFlight atomic.Int64
 
-	consume jetstream.ConsumeContext
-	advSub  *nats.Subscription
+	consume   jetstream.ConsumeContext
+	advSub    *nats.Subscription
+	directSub *nats.Subscription
+	// handling counts result handlers still running; stop waits for them
+	// so none touches the database after it closes.
+	handling sync.WaitGroup
 
 	// closing is closed when the api starts shutting down: callers still
 	// waiting for a result are answered at once instead of holding up the
@@ -61,6 +65,10 @@ type dispatcher struct {
 	// function that waits for the write; a result that arrives first
 	// waits for it rather than finding no row.
 	creating sync.Map
+	// finishing maps the id of a call whose caller has been answered but
+	// whose outcome is still being committed to a channel closed once it
+	// is; reads of the call wait on it (see awaitRecorded).
+	finishing sync.Map
 	// maxPerUser returns the current per-user concurrent call limit.
 	maxPerUser func() int
 	// timeouts, when set, gives the execution limit of a call from the
@@ -92,9 +100,27 @@ func (d *dispatcher) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open results consumer: %w", err)
 	}
-	d.consume, err = cons.Consume(d.handleResult)
+	// Results are recorded concurrently so the store's group commit can
+	// batch them; the consumer's ack-pending limit bounds how many.
+	d.consume, err = cons.Consume(func(msg jetstream.Msg) {
+		d.handling.Add(1)
+		go func() {
+			defer d.handling.Done()
+			d.handleResult(msg)
+		}()
+	})
 	if err != nil {
 		return fmt.Errorf("consume results: %w", err)
+	}
+	d.directSub, err = d.conn.NC.Subscribe(bus.ResultDirectSubject, func(m *nats.Msg) {
+		d.handling.Add(1)
+		go func() {
+			defer d.handling.Done()
+			d.handleDirect(m)
+		}()
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe to direct results: %w", err)
 	}
 	d.advSub, err = d.conn.NC.Subscribe(bus.MaxDeliverAdvisory, d.handleAbandoned)
 	if err != nil {
@@ -126,6 +152,10 @@ func (d *dispatcher) stop() {
 	if d.advSub != nil {
 		_ = d.advSub.Unsubscribe()
 	}
+	if d.directSub != nil {
+		_ = d.directSub.Unsubscribe()
+	}
+	d.handling.Wait()
 }
 
 type callInput struct {
@@ -369,8 +399,48 @@ func responseOf(r *busv1.CallResult) *callResponse {
 	return out
 }
 
-// handleResult records a result, then wakes the HTTP caller waiting for
-// it, if any. The message is acknowledged only after the row is committed.
+// deliver answers the HTTP caller waiting for a result, if any, then
+// records it. The caller is answered as soon as the call's row exists:
+// the outcome is already held by the bus (the worker keeps the call
+// unacknowledged until deliver returns, or the results stream keeps it
+// until it is recorded), so an api that dies before the commit records
+// it after its restart. Reads of the call wait for the commit
+// (awaitRecorded), so a client never sees it running after its answer.
+func (d *dispatcher) deliver(r *busv1.CallResult) error {
+	var createErr error
+	if wait, ok := d.creating.Load(r.CallId); ok {
+		createErr = wait.(func() error)()
+	}
+	done := make(chan struct{})
+	d.finishing.Store(r.CallId, done)
+	defer func() {
+		d.finishing.CompareAndDelete(r.CallId, done)
+		close(done)
+	}()
+	if createErr == nil {
+		d.finishWaiting(r)
+	}
+	return d.record(r)
+}
+
+// handleDirect takes a result a worker sends straight to the api and
+// replies once it is committed; any other reply makes the worker store
+// the result in the results stream instead.
+func (d *dispatcher) handleDirect(m *nats.Msg) {
+	var r busv1.CallResult
+	if err := proto.Unmarshal(m.Data, &r); err != nil {
+		_ = m.Respond([]byte("undecodable"))
+		return
+	}
+	if err := d.deliver(&r); err != nil {
+		_ = m.Respond([]byte(err.Error()))
+		return
+	}
+	_ = m.Respond([]byte(bus.ResultRecorded))
+}
+
+// handleResult records a result from the results stream. The message is
+// acknowledged only after the row is committed.
 func (d *dispatcher) handleResult(msg jetstream.Msg) {
 	var r busv1.CallResult
 	if err := proto.Unmarshal(msg.Data(), &r); err != nil {
@@ -378,10 +448,7 @@ func (d *dispatcher) handleResult(msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
-	if wait, ok := d.creating.Load(r.CallId); ok {
-		_ = wait.(func() error)()
-	}
-	if err := d.record(&r); err != nil {
+	if err := d.deliver(&r); err != nil {
 		if errors.Is(err, calls.ErrCallNotFound) {
 			// The row may still be on its way (it is written while the
 			// call is queued); give up only after several tries.
@@ -398,10 +465,39 @@ func (d *dispatcher) handleResult(msg jetstream.Msg) {
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
-	// Answer the caller only once the row says what the answer says, so a
-	// client that reads the call right after sees it finished.
-	d.finishWaiting(&r)
 	_ = msg.Ack()
+}
+
+// awaitRecorded waits, up to ctx's end, until the outcome of a call whose
+// caller was already answered is committed. With id "" it waits for every
+// call being recorded at the moment, for reads of many calls.
+func (d *dispatcher) awaitRecorded(ctx context.Context, id string) {
+	if d == nil {
+		return
+	}
+	var pending []chan struct{}
+	if id != "" {
+		if ch, ok := d.finishing.Load(id); ok {
+			pending = append(pending, ch.(chan struct{}))
+		}
+	} else {
+		d.finishing.Range(func(_, ch any) bool {
+			pending = append(pending, ch.(chan struct{}))
+			return true
+		})
+	}
+	if len(pending) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for _, ch := range pending {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func (d *dispatcher) record(r *busv1.CallResult) error {

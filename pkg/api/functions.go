@@ -182,6 +182,7 @@ func (s *Server) callFunction(c *fiber.Ctx) error {
 // user who made it (or an admin). An anonymous call has no owner: its
 // unguessable id is what grants access, as a link would.
 func (s *Server) getOwnCall(c *fiber.Ctx) error {
+	s.dispatch.awaitRecorded(c.UserContext(), c.Params("id"))
 	d, err := s.calls.GetDetail(c.UserContext(), c.Params("id"))
 	notFoundErr := notFound(fmt.Sprintf("Function call '%s' not found", c.Params("id")))
 	if errors.Is(err, calls.ErrCallNotFound) {
@@ -224,6 +225,7 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 	default:
 		return unprocessable("trigger_type must be manual or schedule")
 	}
+	s.dispatch.awaitRecorded(c.UserContext(), "")
 	list, total, err := s.calls.List(c.UserContext(), f)
 	if err != nil {
 		return err
@@ -235,6 +237,7 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 }
 
 func (s *Server) getCall(c *fiber.Ctx) error {
+	s.dispatch.awaitRecorded(c.UserContext(), c.Params("id"))
 	call, err := s.calls.GetDetail(c.UserContext(), c.Params("id"))
 	if errors.Is(err, calls.ErrCallNotFound) {
 		return notFound(fmt.Sprintf("Function call '%s' not found", c.Params("id")))

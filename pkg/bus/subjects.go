@@ -18,6 +18,16 @@ const (
 	ResultSubjectPrefix = "tb.calls.result."
 	// APIResultsConsumer is the api's durable consumer of results.
 	APIResultsConsumer = "tb-api-results"
+	// ResultDirectSubject is the fast path of a result: a worker sends its
+	// CallResult here as a request, and the api replies once the outcome
+	// is committed. Without a reply the worker stores the result in
+	// ResultsStream instead, so the fast path never loses one.
+	ResultDirectSubject = "tb.calls.done"
+	// ResultRecorded is the api's reply on ResultDirectSubject once the
+	// result is committed; any other reply means "use the stream".
+	ResultRecorded = "recorded"
+	// ResultDirectTimeout bounds how long a worker waits for that reply.
+	ResultDirectTimeout = 5 * time.Second
 
 	// DescribeStream is the work queue of metadata requests for bundles.
 	DescribeStream = "TB_DESCRIBE"

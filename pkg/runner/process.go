@@ -201,14 +201,32 @@ type sendOp struct {
 // ends at the latest when stop closes stdin.
 func (p *process) send(line []byte) *sendOp {
 	op := &sendOp{done: make(chan struct{})}
+	// Most requests fit in the pipe's buffer: write them here, which saves
+	// a goroutine hand-off on every call, and finish in the background
+	// only what the process has not taken within a moment.
+	rest := line
+	if p.stdin.SetWriteDeadline(time.Now().Add(inlineWriteWait)) == nil {
+		n, err := p.stdin.Write(line)
+		_ = p.stdin.SetWriteDeadline(time.Time{})
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			op.err = err
+			close(op.done)
+			return op
+		}
+		rest = line[n:]
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		_, op.err = p.stdin.Write(line)
+		_, op.err = p.stdin.Write(rest)
 		close(op.done)
 	}()
 	return op
 }
+
+// inlineWriteWait is how long send writes a request itself before handing
+// the rest to a goroutine.
+const inlineWriteWait = 5 * time.Millisecond
 
 func (p *process) hasExited() bool {
 	select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,7 +21,12 @@ import (
 // lost).
 func (w *Worker) handleCall(runCtx context.Context, msg jetstream.Msg) {
 	w.inFlight.Add(1)
-	defer w.inFlight.Add(-1)
+	delivering := false
+	defer func() {
+		if !delivering {
+			w.inFlight.Add(-1)
+		}
+	}()
 
 	var req busv1.CallRequest
 	if err := proto.Unmarshal(msg.Data(), &req); err != nil {
@@ -37,7 +43,11 @@ func (w *Worker) handleCall(runCtx context.Context, msg jetstream.Msg) {
 	// Tell JetStream the call is alive while it runs; a silent worker's
 	// calls are redelivered after bus.CallAckWait.
 	progressCtx, stopProgress := context.WithCancel(context.Background())
-	defer stopProgress()
+	defer func() {
+		if !delivering {
+			stopProgress()
+		}
+	}()
 	go func() {
 		t := time.NewTicker(bus.CallProgressInterval)
 		defer t.Stop()
@@ -80,19 +90,42 @@ func (w *Worker) handleCall(runCtx context.Context, msg jetstream.Msg) {
 		_ = msg.Nak()
 		return
 	}
-	pubCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := w.conn.JS.Publish(pubCtx, bus.ResultSubjectPrefix+req.CallId, data,
-		jetstream.WithMsgID(fmt.Sprintf("%s-result", req.CallId))); err != nil {
-		log.Error("publish result failed; call will be retried", "error", err)
-		_ = msg.Nak()
-		return
+	// The result is delivered while this slot takes its next call: the
+	// delivery waits for the api to commit it, which is disk time, not
+	// this worker's.
+	delivering = true
+	w.deliveries.Add(1)
+	go func() {
+		defer w.deliveries.Done()
+		defer w.inFlight.Add(-1)
+		defer stopProgress()
+		w.deliver(msg, out, data, log)
+	}()
+}
+
+// deliver hands a result to the api and then acknowledges the call. The
+// fast path asks the api directly, which answers the caller and replies
+// once the outcome is committed; if it does not reply, the result goes to
+// the results stream, which the api drains whenever it runs. Either way
+// the call stays in the queue until its result is stored somewhere.
+func (w *Worker) deliver(msg jetstream.Msg, out *busv1.CallResult, data []byte, log *slog.Logger) {
+	reply, err := w.conn.NC.Request(bus.ResultDirectSubject, data, bus.ResultDirectTimeout)
+	if err != nil || string(reply.Data) != bus.ResultRecorded {
+		pubCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := w.conn.JS.Publish(pubCtx, bus.ResultSubjectPrefix+out.CallId, data,
+			jetstream.WithMsgID(fmt.Sprintf("%s-result", out.CallId))); err != nil {
+			log.Error("publish result failed; call will be retried", "error", err)
+			_ = msg.Nak()
+			return
+		}
 	}
-	stopProgress()
-	if err := msg.DoubleAck(pubCtx); err != nil {
+	ackCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := msg.DoubleAck(ackCtx); err != nil {
 		log.Warn("ack call failed", "error", err)
 	}
-	log.Debug("call finished", "status", res.Status, "duration_ms", out.DurationMs)
+	log.Debug("call finished", "status", out.Status, "duration_ms", out.DurationMs)
 }
 
 func (w *Worker) run(ctx context.Context, req *busv1.CallRequest) runner.Result {

@@ -48,7 +48,9 @@ type Worker struct {
 	runner   *runner.Runner
 	bundles  *bundleCache
 	inFlight atomic.Int64
-	started  time.Time
+	// deliveries counts results still being handed to the api.
+	deliveries sync.WaitGroup
+	started    time.Time
 }
 
 // Run runs a worker until ctx is done, then drains: in-flight calls get
@@ -209,6 +211,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		stopRunning()
 		<-done
 	}
+	w.deliveries.Wait()
 	log.Info("worker stopped")
 	return nil
 }

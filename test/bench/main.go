@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -29,9 +30,19 @@ func main() {
 	bin := flag.String("bin", "bin/tinybase", "tinybase binary")
 	calls := flag.Int("calls", 2000, "calls per measurement")
 	conc := flag.Int("concurrency", 8, "concurrent clients for the throughput run")
-	workers := flag.Int("workers", 2, "worker processes")
+	workers := flag.String("workers", "1,2,4", "worker counts to measure, comma-separated")
+	cold := flag.Int("cold", 5, "new functions whose first call is timed")
 	flag.Parse()
-	if err := run(*bin, *calls, *conc, *workers); err != nil {
+	var counts []int
+	for _, f := range strings.Split(*workers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "bench: -workers: %q is not a positive number\n", f)
+			os.Exit(2)
+		}
+		counts = append(counts, n)
+	}
+	if err := run(*bin, *calls, *conc, counts, *cold); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -51,19 +62,22 @@ func summarise(name string, lat []time.Duration, wall time.Duration) stats {
 		perSecond: float64(len(lat)) / wall.Seconds()}
 }
 
-func run(bin string, calls, conc, workers int) error {
-	bin, err := filepath.Abs(bin)
-	if err != nil {
-		return err
-	}
+// instance is one `tinybase serve` started for the benchmark.
+type instance struct {
+	dir  string
+	base string
+	srv  *exec.Cmd
+}
+
+func startInstance(bin string, workers int) (*instance, error) {
 	dir, err := os.MkdirTemp("", "tinybase-bench-")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
 	if out, err := exec.Command(bin, "init", "--dir", dir, "--admin-email", "admin@example.com",
 		"--admin-password", "admin12345").CombinedOutput(); err != nil {
-		return fmt.Errorf("init: %v: %s", err, out)
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("init: %v: %s", err, out)
 	}
 	httpPort, busPort := freePort(), freePort()
 	srv := exec.Command(bin, "serve", "--dir", dir, "--workers", strconv.Itoa(workers))
@@ -72,15 +86,23 @@ func run(bin string, calls, conc, workers int) error {
 		"TINYBASE_LOG_LEVEL=warn")
 	srv.Stderr = os.Stderr
 	if err := srv.Start(); err != nil {
-		return err
+		os.RemoveAll(dir)
+		return nil, err
 	}
-	defer func() {
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		_ = srv.Wait()
-	}()
-	url := fmt.Sprintf("http://127.0.0.1:%d/api/functions/hello", httpPort)
+	return &instance{dir: dir, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), srv: srv}, nil
+}
+
+func (in *instance) stop() {
+	_ = in.srv.Process.Signal(syscall.SIGTERM)
+	_ = in.srv.Wait()
+	os.RemoveAll(in.dir)
+}
+
+// caller returns a function that calls name once and checks it succeeded.
+func caller(base, name string, conc int) func() error {
+	url := base + "/api/functions/" + name
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2}}
-	call := func() error {
+	return func() error {
 		resp, err := client.Post(url, "application/json", bytes.NewReader([]byte(`{"name":"Ada"}`)))
 		if err != nil {
 			return err
@@ -92,48 +114,160 @@ func run(bin string, calls, conc, workers int) error {
 		}
 		return nil
 	}
+}
+
+// waitAnswering calls until call succeeds once.
+func waitAnswering(call func() error, what string) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if err := call(); err == nil {
-			break
-		} else if time.Now().After(deadline) {
-			return fmt.Errorf("hello never answered: %w", err)
+		err := call()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s never answered: %w", what, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	// Warm every pooled process on every worker.
-	if _, err := measure(call, 200, conc); err != nil {
+}
+
+// coldCalls adds n copies of hello under new names and times the first
+// call of each: the worker has no process for them yet, so each call
+// starts one (interpreter and SDK import included).
+func coldCalls(in *instance, n int) (sample, error) {
+	src, err := os.ReadFile(filepath.Join(in.dir, "functions", "hello.py"))
+	if err != nil {
+		return sample{}, err
+	}
+	var names []string
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("cold_%d", i)
+		code := strings.Replace(string(src), `name="hello"`, fmt.Sprintf("name=%q", name), 1)
+		if code == string(src) {
+			return sample{}, fmt.Errorf("hello.py has no name=\"hello\" to rename")
+		}
+		if err := os.WriteFile(filepath.Join(in.dir, "functions", name+".py"), []byte(code), 0o644); err != nil {
+			return sample{}, err
+		}
+		names = append(names, name)
+	}
+	// Wait until every copy is listed, without calling it.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(in.base + "/api/functions")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			all := true
+			for _, name := range names {
+				all = all && bytes.Contains(body, []byte(`"`+name+`"`))
+			}
+			if all {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			return sample{}, fmt.Errorf("cold functions never listed")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	lat := make([]time.Duration, 0, n)
+	start := time.Now()
+	for _, name := range names {
+		t0 := time.Now()
+		if err := caller(in.base, name, 1)(); err != nil {
+			return sample{}, fmt.Errorf("cold call %s: %w", name, err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	return sample{lat: lat, wall: time.Since(start)}, nil
+}
+
+func run(bin string, calls, conc int, workerCounts []int, cold int) error {
+	bin, err := filepath.Abs(bin)
+	if err != nil {
 		return err
 	}
-
 	var rows []stats
-	seq, err := measure(call, calls/2, 1)
+	var seqRows []int // index in rows of each 1-client row
+	var coldRow *stats
+	var fnDir string
+	for i, workers := range workerCounts {
+		in, err := startInstance(bin, workers)
+		if err != nil {
+			return err
+		}
+		err = func() error {
+			call := caller(in.base, "hello", conc)
+			if err := waitAnswering(call, "hello"); err != nil {
+				return err
+			}
+			// Warm every pooled process on every worker.
+			if _, err := measure(call, 200, conc); err != nil {
+				return err
+			}
+			seq, err := measure(call, calls/2, 1)
+			if err != nil {
+				return err
+			}
+			seqRows = append(seqRows, len(rows))
+			rows = append(rows, summarise(fmt.Sprintf("HTTP, %d worker(s), 1 client", workers), seq.lat, seq.wall))
+			par, err := measure(call, calls, conc)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, summarise(fmt.Sprintf("HTTP, %d worker(s), %d clients", workers, conc),
+				par.lat, par.wall))
+			if i == len(workerCounts)-1 {
+				if cold > 0 {
+					c, err := coldCalls(in, cold)
+					if err != nil {
+						return err
+					}
+					st := summarise("HTTP, first call of a new function", c.lat, c.wall)
+					coldRow = &st
+				}
+				// Keep a copy of the functions folder for the raw run.
+				fnDir, err = os.MkdirTemp("", "tinybase-bench-fn-")
+				if err != nil {
+					return err
+				}
+				if out, err := exec.Command("cp", "-r", filepath.Join(in.dir, "functions"), fnDir).CombinedOutput(); err != nil {
+					return fmt.Errorf("copy functions: %v: %s", err, out)
+				}
+				fnDir = filepath.Join(fnDir, "functions")
+			}
+			return nil
+		}()
+		in.stop()
+		if err != nil {
+			return err
+		}
+	}
+	defer os.RemoveAll(filepath.Dir(fnDir))
+	if coldRow != nil {
+		rows = append(rows, *coldRow)
+	}
+	raw, err := rawRoundTrips(fnDir, calls)
 	if err != nil {
 		return err
 	}
-	rows = append(rows, summarise("tinybase HTTP, 1 client", seq.lat, seq.wall))
-	par, err := measure(call, calls, conc)
-	if err != nil {
-		return err
-	}
-	rows = append(rows, summarise(fmt.Sprintf("tinybase HTTP, %d clients", conc), par.lat, par.wall))
+	rawRow := summarise("raw warm process, 1 client", raw.lat, raw.wall)
+	rows = append(rows, rawRow)
 
-	raw, err := rawRoundTrips(filepath.Join(dir, "functions"), calls)
-	if err != nil {
-		return err
-	}
-	rows = append(rows, summarise("raw warm process, 1 client", raw.lat, raw.wall))
-
-	fmt.Printf("\nwarm `hello` calls, %d workers (warm pool per worker = worker concurrency, 4), %d CPUs, %s\n\n",
-		workers, runtime.NumCPU(), time.Now().UTC().Format(time.RFC3339))
-	fmt.Printf("| %-28s | %6s | %9s | %9s | %9s | %9s |\n", "path", "calls", "p50", "p99", "max", "calls/s")
-	fmt.Printf("| %-28s | %6s | %9s | %9s | %9s | %9s |\n", "---", "---", "---", "---", "---", "---")
+	fmt.Printf("\n`hello` calls (warm pool per worker = worker concurrency, 4), %d CPUs, %s\n\n",
+		runtime.NumCPU(), time.Now().UTC().Format(time.RFC3339))
+	fmt.Printf("| %-36s | %6s | %9s | %9s | %9s | %9s |\n", "path", "calls", "p50", "p99", "max", "calls/s")
+	fmt.Printf("| %-36s | %6s | %9s | %9s | %9s | %9s |\n", "---", "---", "---", "---", "---", "---")
 	for _, r := range rows {
-		fmt.Printf("| %-28s | %6d | %9s | %9s | %9s | %9.0f |\n", r.name, r.n, r.p50.Round(time.Microsecond),
+		fmt.Printf("| %-36s | %6d | %9s | %9s | %9s | %9.0f |\n", r.name, r.n, r.p50.Round(time.Microsecond),
 			r.p99.Round(time.Microsecond), r.max.Round(time.Microsecond), r.perSecond)
 	}
-	fmt.Printf("\nTinyBase overhead per call at p50: %s (%.1fx the raw round trip)\n",
-		(rows[0].p50 - rows[2].p50).Round(time.Microsecond), float64(rows[0].p50)/float64(rows[2].p50))
+	fmt.Println()
+	for _, i := range seqRows {
+		fmt.Printf("TinyBase overhead per warm call at p50 (%s): %s (%.1fx the raw round trip)\n", rows[i].name,
+			(rows[i].p50 - rawRow.p50).Round(time.Microsecond), float64(rows[i].p50)/float64(rawRow.p50))
+	}
 	return nil
 }
 
