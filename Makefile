@@ -7,9 +7,10 @@ BUS_PORT ?= 4222
 # Packages without SQLite run under the race detector; SQLite compiled with
 # -race is too slow for a 2-core CI machine.
 RACE_PKGS := ./pkg/bus/... ./pkg/runner/... ./pkg/supervisor/... ./pkg/auth/... \
-             ./pkg/config/... ./pkg/scheduler/... ./pkg/worker/... ./pkg/ratelimit/... ./pkg/email/...
+             ./pkg/config/... ./pkg/scheduler/... ./pkg/worker/... ./pkg/ratelimit/... ./pkg/email/... \
+             ./pkg/sdk/extension/...
 
-.PHONY: all build test test-unit test-race test-e2e run bench proto fmt vet clean
+.PHONY: all build test test-unit test-race test-e2e test-browser admin run bench proto fmt vet clean
 
 all: build
 
@@ -23,6 +24,7 @@ build:
 test: vet
 	$(GO) test -count=1 -timeout 20m ./...
 	$(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
+	$(MAKE) test-browser
 
 test-unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
@@ -35,6 +37,21 @@ test-e2e:
 
 vet:
 	$(GO) vet ./...
+
+# The admin UI in Debian's Chromium (installed when missing), driven by
+# playwright-core against bin/tinybase; screenshots land in test/browser/out.
+test-browser: build
+	@if [ ! -x /usr/bin/chromium ]; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
+	fi
+	cd test/browser && npm ci --no-audit --no-fund
+	cd test/browser && TB_BINARY=$(abspath $(BIN))/tinybase node --test --test-concurrency=1 admin.test.mjs
+
+# Rebuild the admin UI into admin/dist, which is committed so that a plain
+# `go build` embeds it without Node.
+admin:
+	cd admin && npm ci --no-audit --no-fund && npm run build
 
 # Build, create a demo project on first use, and serve it.
 run: build
@@ -52,12 +69,16 @@ bench: build
 	$(GO) run ./test/bench/records -bin $(BIN)/tinybase -concurrency 32
 	$(GO) run ./test/authbench -bin $(BIN)/tinybase -concurrency 32
 	$(GO) run ./test/bench/scheduler -bin $(BIN)/tinybase
+	$(GO) run ./test/bench/extensions -bin $(BIN)/tinybase
 
 # Regenerate protobuf code (needs protoc and protoc-gen-go; the generated
 # files are committed so a normal build needs neither).
 proto:
 	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 	protoc --go_out=. --go_opt=paths=source_relative proto/tinybase/bus/v1/*.proto
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+	protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative \
+		proto/tinybase/extension/v1/*.proto
 
 fmt:
 	gofmt -w cmd internal pkg proto test admin

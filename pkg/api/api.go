@@ -141,16 +141,23 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	s := &Server{cfg: cfg, log: log, users: usersSvc, issuer: issuer, collections: colls,
 		calls: callLog, registry: registry, dispatch: disp, versions: fnVersions, publisher: pub,
 		acct: acct, metrics: metrics.New(db), events: &events{}}
+	defer s.startActivity(bg, db)()
 	stopSchedules, err := s.startSchedules(bg, conn, db)
 	if err != nil {
 		return err
 	}
 	defer stopSchedules()
+	stopExtensions, err := s.startExtensions(bg, db)
+	if err != nil {
+		return err
+	}
+	defer stopExtensions()
 	app := s.App()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- app.Listener(ln) }()
 	log.Info("api started", "addr", ln.Addr().String(), "db", dbPath)
+	s.events.emit(Event{Kind: EventAPIStarted, Subject: "api", Data: map[string]any{"version": version.Version}})
 
 	select {
 	case <-ctx.Done():
@@ -161,6 +168,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return fmt.Errorf("http server: %w", err)
 	}
 	log.Info("api stopping: closing http")
+	s.events.emit(Event{Kind: EventAPIStopping, Subject: "api"})
 	disp.release()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

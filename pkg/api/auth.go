@@ -43,6 +43,11 @@ const callerKey = "tb.caller"
 // is_admin claim is never trusted, so a demotion applies at once).
 func (s *Server) authenticate(c *fiber.Ctx) error {
 	h := c.Get(fiber.HeaderAuthorization)
+	if h == "" && c.Path() == activityStreamPath && c.Query("token") != "" {
+		// EventSource cannot send headers; this one read-only route takes
+		// the token from the query instead.
+		h = "Bearer " + c.Query("token")
+	}
 	scheme, token, ok := strings.Cut(h, " ")
 	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {

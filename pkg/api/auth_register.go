@@ -71,6 +71,8 @@ func (s *Server) register(c *fiber.Ctx) error {
 		return userError(err, "")
 	}
 	s.log.Info("user registered", "user_id", u.ID)
+	s.events.emit(Event{Kind: EventUserRegistered, ActorID: u.ID, Subject: u.ID,
+		Data: map[string]any{"email": u.Email}})
 	return c.Status(http.StatusCreated).JSON(fiber.Map{"id": u.ID, "email": u.Email,
 		"message": "User registered successfully"})
 }

@@ -91,6 +91,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.events.emit(Event{Kind: EventUserLogin, ActorID: u.ID, Subject: u.ID, Data: map[string]any{"ip": s.clientIP(c)}})
 	return c.JSON(resp)
 }
 

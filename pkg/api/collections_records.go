@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tinybase/tinybase/pkg/collections"
+	extv1 "github.com/tinybase/tinybase/proto/tinybase/extension/v1"
 )
 
 func (who caller) collectionsCaller() collections.Caller {
@@ -106,11 +107,17 @@ func (s *Server) createRecord(c *fiber.Ctx) error {
 	if !collections.Allowed(coll.Rule(collections.ActionCreate), who.collectionsCaller(), nil) {
 		return forbidden("Access denied")
 	}
+	if data, err = s.beforeRecord(c, extv1.Hook_HOOK_RECORD_BEFORE_CREATE, coll.Name, nil, who, data); err != nil {
+		return err
+	}
 	owner := who.UserID
 	rec, err := s.collections.CreateRecord(c.UserContext(), coll.Name, &owner, data)
 	if err != nil {
 		return collectionError(err)
 	}
+	s.events.emit(Event{Kind: EventRecordCreated, ActorID: who.UserID, Subject: coll.Name + "/" + rec.ID,
+		Data:  map[string]any{"collection": coll.Name, "record_id": rec.ID},
+		Extra: recordExtra(rec.Data, nil, rec.OwnerID)})
 	return c.Status(http.StatusCreated).JSON(rec)
 }
 
@@ -136,19 +143,35 @@ func (s *Server) getRecord(c *fiber.Ctx) error {
 // ownedRecord resolves the collection and record of a PATCH or DELETE and
 // applies the action's rule: 404 before 403, as in TinyBase. A record's
 // owner never changes, so the check cannot go stale before the write.
-func (s *Server) ownedRecord(c *fiber.Ctx, who caller, id, action, denied string) (collections.Collection, error) {
+func (s *Server) ownedRecord(c *fiber.Ctx, who caller, id, action, denied string) (collections.Collection,
+	collections.Record, error) {
 	coll, err := s.collections.Get(c.UserContext(), c.Params("name"))
 	if err != nil {
-		return coll, collectionError(err)
+		return coll, collections.Record{}, collectionError(err)
 	}
 	rec, err := s.collections.GetRecord(c.UserContext(), coll.Name, id)
 	if err != nil {
-		return coll, collectionError(err)
+		return coll, rec, collectionError(err)
 	}
 	if !collections.Allowed(coll.Rule(action), who.collectionsCaller(), rec.OwnerID) {
-		return coll, forbidden(denied)
+		return coll, rec, forbidden(denied)
 	}
-	return coll, nil
+	return coll, rec, nil
+}
+
+// recordExtra is what record events carry for extension after-hooks.
+func recordExtra(data, old json.RawMessage, owner *string) map[string]any {
+	m := map[string]any{}
+	if data != nil {
+		m["data"] = data
+	}
+	if old != nil {
+		m["old_data"] = old
+	}
+	if owner != nil {
+		m["owner_id"] = *owner
+	}
+	return m
 }
 
 func (s *Server) updateRecord(c *fiber.Ctx) error {
@@ -164,14 +187,21 @@ func (s *Server) updateRecord(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	coll, err := s.ownedRecord(c, who, id, collections.ActionUpdate, "You don't have permission to update this record")
+	coll, old, err := s.ownedRecord(c, who, id, collections.ActionUpdate,
+		"You don't have permission to update this record")
 	if err != nil {
+		return err
+	}
+	if data, err = s.beforeRecord(c, extv1.Hook_HOOK_RECORD_BEFORE_UPDATE, coll.Name, &old, who, data); err != nil {
 		return err
 	}
 	rec, err := s.collections.UpdateRecord(c.UserContext(), coll.Name, id, data)
 	if err != nil {
 		return collectionError(err)
 	}
+	s.events.emit(Event{Kind: EventRecordUpdated, ActorID: who.UserID, Subject: coll.Name + "/" + id,
+		Data:  map[string]any{"collection": coll.Name, "record_id": id},
+		Extra: recordExtra(rec.Data, old.Data, rec.OwnerID)})
 	return c.JSON(rec)
 }
 
@@ -184,12 +214,19 @@ func (s *Server) deleteRecord(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	coll, err := s.ownedRecord(c, who, id, collections.ActionDelete, "You don't have permission to delete this record")
+	coll, old, err := s.ownedRecord(c, who, id, collections.ActionDelete,
+		"You don't have permission to delete this record")
 	if err != nil {
+		return err
+	}
+	if _, err := s.beforeRecord(c, extv1.Hook_HOOK_RECORD_BEFORE_DELETE, coll.Name, &old, who, nil); err != nil {
 		return err
 	}
 	if err := s.collections.DeleteRecord(c.UserContext(), coll.Name, id); err != nil {
 		return collectionError(err)
 	}
+	s.events.emit(Event{Kind: EventRecordDeleted, ActorID: who.UserID, Subject: coll.Name + "/" + id,
+		Data:  map[string]any{"collection": coll.Name, "record_id": id},
+		Extra: recordExtra(old.Data, nil, old.OwnerID)})
 	return c.SendStatus(http.StatusNoContent)
 }

@@ -74,6 +74,8 @@ type dispatcher struct {
 	// timeouts, when set, gives the execution limit of a call from the
 	// runtime settings; see functionTimeout.
 	timeouts interface{ FunctionTimeout() time.Duration }
+	// events, once set, is told when a call starts and finishes.
+	events atomic.Pointer[events]
 }
 
 // functionTimeout is the execution limit of one call: the runtime setting
@@ -266,6 +268,7 @@ func (d *dispatcher) submit(ctx context.Context, in callInput, wait bool) (_ str
 	}
 
 	d.active.Store(id, struct{}{})
+	d.events.Load().emit(callStartedEvent(id, in))
 	defer func() {
 		// A synchronous caller is answered from the results stream, so it
 		// need not wait for the row; everyone else (async calls, whose
@@ -324,8 +327,10 @@ func (d *dispatcher) queueFailed(id, function string, err error, createErr func(
 	msg, typ := "Could not queue the call: "+err.Error(), "DispatchError"
 	_ = createErr()
 	now := time.Now()
-	_, _, _ = d.calls.Finish(context.Background(), id, calls.Outcome{Status: "failed",
-		ErrorMessage: &msg, ErrorType: &typ, StartedAt: now, FinishedAt: now})
+	if c, applied, err := d.calls.Finish(context.Background(), id, calls.Outcome{Status: "failed",
+		ErrorMessage: &msg, ErrorType: &typ, StartedAt: now, FinishedAt: now}); err == nil && applied {
+		d.events.Load().emit(callFinishedEvent(c))
+	}
 	d.log.Error("queue call failed", "call_id", id, "function", function, "error", err)
 	e := newError(http.StatusServiceUnavailable, "bus_unavailable", "Function workers are unreachable; try again")
 	e.Cause = err
@@ -514,7 +519,10 @@ func (d *dispatcher) record(r *busv1.CallResult) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, _, err := d.calls.Finish(ctx, r.CallId, o)
+	call, applied, err := d.calls.Finish(ctx, r.CallId, o)
+	if err == nil && applied {
+		d.events.Load().emit(callFinishedEvent(call))
+	}
 	return err
 }
 

@@ -33,6 +33,10 @@ type Event struct {
 	ActorID string // user id of whoever caused it, "" for the system
 	Subject string // what it happened to: "<collection>/<id>", a function name, …
 	Data    map[string]any
+	// Extra holds values some observers need but the activity log does
+	// not keep, such as a record's data: record events carry "data",
+	// "old_data" and "owner_id" here for extension after-hooks.
+	Extra map[string]any
 }
 
 // Observer receives events. It must not block: slow work goes to its own

@@ -45,6 +45,7 @@ type schedules struct {
 	dispatch *dispatcher
 	grace    time.Duration
 	log      *slog.Logger
+	events   *events
 
 	listSub *nats.Subscription
 	consume jetstream.ConsumeContext
@@ -55,7 +56,7 @@ type schedules struct {
 func (s *Server) startSchedules(ctx context.Context, conn *bus.Conn, db *store.DB) (func(), error) {
 	sv := &schedules{store: schedstore.NewStore(db), conn: conn, registry: s.registry, calls: s.calls,
 		dispatch: s.dispatch, grace: time.Duration(s.cfg.Scheduler.MissedRunGraceSeconds) * time.Second,
-		log: s.log.With("component", "schedules")}
+		log: s.log.With("component", "schedules"), events: s.events}
 	s.sched = sv
 	var err error
 	sv.listSub, err = conn.NC.QueueSubscribe(bus.SchedulesListSubject, "tb-api", sv.answerList)
@@ -187,6 +188,7 @@ func (sv *schedules) handleFire(msg jetstream.Msg) {
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
+	sv.events.emit(fireEvent(sc, due, outcome))
 	_ = msg.Ack()
 }
 
@@ -233,7 +235,9 @@ func (sv *schedules) recordMissingFunction(ctx context.Context, id string, sc sc
 	}
 	msg, typ := fmt.Sprintf("Function '%s' not found", sc.FunctionName), "FunctionNotFound"
 	now := time.Now()
-	_, _, _ = sv.calls.Finish(ctx, id, calls.Outcome{Status: calls.StatusFailed, ErrorMessage: &msg,
-		ErrorType: &typ, StartedAt: now, FinishedAt: now})
+	if c, applied, err := sv.calls.Finish(ctx, id, calls.Outcome{Status: calls.StatusFailed, ErrorMessage: &msg,
+		ErrorType: &typ, StartedAt: now, FinishedAt: now}); err == nil && applied {
+		sv.events.emit(callFinishedEvent(c))
+	}
 	log.Warn("scheduled function not found", "function", sc.FunctionName)
 }

@@ -13,10 +13,12 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"github.com/tinybase/tinybase/admin"
+	"github.com/tinybase/tinybase/pkg/activity"
 	"github.com/tinybase/tinybase/pkg/auth"
 	"github.com/tinybase/tinybase/pkg/calls"
 	"github.com/tinybase/tinybase/pkg/collections"
 	"github.com/tinybase/tinybase/pkg/config"
+	"github.com/tinybase/tinybase/pkg/extension"
 	"github.com/tinybase/tinybase/pkg/functions"
 	"github.com/tinybase/tinybase/pkg/metrics"
 	"github.com/tinybase/tinybase/pkg/users"
@@ -42,6 +44,10 @@ type Server struct {
 	sched       *schedules
 	// events tells the activity log and extensions what happened.
 	events *events
+	// activity is the activity log, the events' main observer.
+	activity *activity.Log
+	// ext runs the installed extensions (never nil once Run has set it up).
+	ext *extension.Manager
 }
 
 // App builds the fiber application with every route.
@@ -67,6 +73,7 @@ func (s *Server) App() *fiber.App {
 	app.Get("/", s.root)
 	app.Get("/health", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "healthy"}) })
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	s.openapiRoutes(app)
 
 	api := app.Group("/api")
 	api.Get("/health", s.health)
@@ -86,14 +93,18 @@ func (s *Server) App() *fiber.App {
 	s.deployRoutes(ad)
 	s.metricsRoutes(ad)
 	s.workerRoutes(ad)
+	s.activityRoutes(ad)
 	ad.Get("/functions/calls", s.listCalls)
 	ad.Get("/functions/calls/:id", s.getCall)
 	s.scheduleRoutes(api)
+	s.extensionRoutes(api)
 
 	api.Use(func(c *fiber.Ctx) error { return notFound("Not Found") })
 
 	if s.cfg.Admin.StaticDir != "" {
 		mountAdmin(app, "/admin", admin.Files())
+		// The auth portal is the same single-page app.
+		mountAdmin(app, "/auth", admin.Files())
 	}
 	if dir := s.cfg.Public.StaticDir; dir != "" {
 		// Served last, so API and admin routes always win.
@@ -103,9 +114,8 @@ func (s *Server) App() *fiber.App {
 }
 
 func (s *Server) root(c *fiber.Ctx) error {
-	// TODO(openapi): link /docs and /openapi.json once they are served.
-	return c.JSON(fiber.Map{"name": "TinyBase", "version": version.Version, "docs": nil,
-		"openapi": nil, "admin": "/admin", "auth": nil})
+	return c.JSON(fiber.Map{"name": "TinyBase", "version": version.Version, "docs": "/docs",
+		"openapi": "/openapi.json", "admin": "/admin", "auth": "/auth"})
 }
 
 func (s *Server) health(c *fiber.Ctx) error {

@@ -67,6 +67,8 @@ func (s *Server) updateSettings(c *fiber.Ctx) error {
 	}
 	if len(keys) > 0 {
 		s.log.Info("settings changed", "keys", keys, "by", callerOf(c).UserID)
+		s.events.emit(Event{Kind: EventSettingsChanged, ActorID: callerOf(c).UserID, Subject: "settings",
+			Data: map[string]any{"keys": keys}})
 	}
 	return c.JSON(settingsBody(snap))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -27,6 +28,8 @@ type workerView struct {
 	seen  map[string]workerSeen
 	sub   *nats.Subscription
 	leave *nats.Subscription
+	// notify, once set, is told when a worker joins or is lost.
+	notify atomic.Pointer[events]
 }
 
 type workerSeen struct {
@@ -42,17 +45,26 @@ func newWorkerView(nc *nats.Conn) (*workerView, error) {
 			return
 		}
 		w.mu.Lock()
+		_, known := w.seen[st.ID]
 		w.seen[st.ID] = workerSeen{status: st, at: time.Now()}
 		w.mu.Unlock()
+		if !known {
+			w.tell(EventWorkerJoined, st.ID, map[string]any{"host": st.Host, "pid": st.PID})
+		}
 	})
 	if err != nil {
 		return nil, err
 	}
 	w.sub = sub
 	w.leave, err = nc.Subscribe(bus.WorkerLeavingSubject, func(m *nats.Msg) {
+		id := string(m.Data)
 		w.mu.Lock()
-		delete(w.seen, string(m.Data))
+		_, known := w.seen[id]
+		delete(w.seen, id)
 		w.mu.Unlock()
+		if known {
+			w.tell(EventWorkerLost, id, map[string]any{"reason": "left"})
+		}
 	})
 	if err != nil {
 		_ = sub.Unsubscribe()
@@ -63,12 +75,19 @@ func newWorkerView(nc *nats.Conn) (*workerView, error) {
 
 // live returns the workers heard from recently, sorted by id.
 func (w *workerView) live() []bus.RoleStatus {
+	var silent []string
+	defer func() {
+		for _, id := range silent {
+			w.tell(EventWorkerLost, id, map[string]any{"reason": "silent"})
+		}
+	}()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []bus.RoleStatus
 	for id, s := range w.seen {
 		if time.Since(s.at) > workerLiveness {
 			delete(w.seen, id)
+			silent = append(silent, id)
 			continue
 		}
 		out = append(out, s.status)
@@ -112,12 +131,24 @@ func (w *workerView) seed(nc *nats.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	roles, _ := bus.CollectStatus(ctx, nc, 500*time.Millisecond)
+	var added []bus.RoleStatus
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	for _, r := range roles {
 		if _, ok := w.seen[r.ID]; r.Role == "worker" && !ok {
 			w.seen[r.ID] = workerSeen{status: r, at: time.Now()}
+			added = append(added, r)
 		}
+	}
+	w.mu.Unlock()
+	for _, r := range added {
+		w.tell(EventWorkerJoined, r.ID, map[string]any{"host": r.Host, "pid": r.PID})
+	}
+}
+
+// tell emits a worker event when someone listens.
+func (w *workerView) tell(kind, id string, data map[string]any) {
+	if ev := w.notify.Load(); ev != nil {
+		ev.emit(Event{Kind: kind, Subject: id, Data: data})
 	}
 }
 

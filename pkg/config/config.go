@@ -207,6 +207,8 @@ type Extensions struct {
 	Enabled bool `toml:"enabled" env:"TINYBASE_EXTENSIONS_ENABLED"`
 	// Dir holds installed extensions. Default "./.tinybase/extensions".
 	Dir string `toml:"dir" env:"TINYBASE_EXTENSIONS_DIR"`
+	// HookTimeoutMS bounds each hook call of an extension. Default 2000.
+	HookTimeoutMS int `toml:"hook_timeout_ms" env:"TINYBASE_EXTENSIONS_HOOK_TIMEOUT_MS"`
 }
 
 // Public configures static file serving at the root path.
@@ -277,7 +279,7 @@ func Default() Config {
 			PasswordResetConfirmPerMinute: 10, PasswordResetEmailsPerHour: 3},
 		CORS:       CORS{AllowOrigins: []string{"*"}},
 		Admin:      Admin{StaticDir: "builtin"},
-		Extensions: Extensions{Enabled: true, Dir: "./.tinybase/extensions"},
+		Extensions: Extensions{Enabled: true, Dir: "./.tinybase/extensions", HookTimeoutMS: 2000},
 		Email:      Email{SMTPPort: 587, FromName: "TinyBase", TLS: "starttls", TemplatesDir: "./templates/email"},
 		Bus:        Bus{Host: "127.0.0.1", Port: 4222, StoreDir: "./.tinybase/bus"},
 	}

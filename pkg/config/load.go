@@ -250,6 +250,7 @@ func (c *Config) Validate() error {
 		positive("scheduler.lease_seconds", c.Scheduler.LeaseSeconds),
 		nonNegative("auth.hash_concurrency", c.Auth.HashConcurrency),
 		positive("server.body_limit_bytes", c.Server.BodyLimitBytes),
+		positive("extensions.hook_timeout_ms", c.Extensions.HookTimeoutMS),
 		nonNegative("rate_limit.max_concurrent_functions_per_user", c.RateLimit.MaxConcurrentFunctionsPerUser),
 	}
 	for _, err := range checks {

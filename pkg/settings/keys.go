@@ -31,6 +31,7 @@ const (
 	FunctionTimeoutSeconds     = "core.scheduler.function_timeout_seconds"
 	MaxConcurrentFunctionsUser = "core.limits.max_concurrent_functions_per_user"
 	AdminReportEnabled         = "core.jobs.admin_report.enabled"
+	ActivityRetentionDays      = "core.activity.retention_days"
 )
 
 // ExtPrefix starts the keys extensions own: ext.<extension>.<key>.
@@ -41,6 +42,8 @@ const (
 	MaxExtValueBytes = 64 << 10
 	MaxExtKeys       = 1000
 	MaxTimeoutSecs   = 24 * 60 * 60
+	// MaxRetentionDays caps core.activity.retention_days at ten years.
+	MaxRetentionDays = 3650
 )
 
 // kind is the JSON type of a core setting.
@@ -174,6 +177,8 @@ var specs = []spec{
 	{key: MaxConcurrentFunctionsUser, legacy: "max_concurrent_functions_per_user", kind: kindInt,
 		check: intRange(1, 100000)},
 	{key: AdminReportEnabled, legacy: "admin_report_enabled", kind: kindBool, def: true},
+	{key: ActivityRetentionDays, legacy: "activity_retention_days", kind: kindInt, def: int64(30),
+		check: intRange(0, MaxRetentionDays)},
 }
 
 // ignoredLegacy are keys the Python TinyBase shows in its settings that

@@ -48,6 +48,8 @@ type Service struct {
 	cur      atomic.Pointer[Snapshot]
 	mu       sync.Mutex // serialises updates
 	onChange func(Change)
+	// extCheck validates ext.* values against their extension's schema.
+	extCheck func(key string, value json.RawMessage) error
 }
 
 // NewService returns a Service over db; call Load before use.
@@ -60,6 +62,11 @@ func NewService(db *store.DB, d Defaults) *Service {
 // OnChange sets the function told of every committed change, after the
 // new snapshot is in place. It runs on the updating goroutine.
 func (s *Service) OnChange(fn func(Change)) { s.onChange = fn }
+
+// CheckExt sets the function that validates a new ext.* value (the
+// extension manager checks it against the schema its extension declared).
+// Call it before serving.
+func (s *Service) CheckExt(fn func(key string, value json.RawMessage) error) { s.extCheck = fn }
 
 // Current returns the settings in force.
 func (s *Service) Current() *Snapshot { return s.cur.Load() }
@@ -167,6 +174,11 @@ func (s *Service) Update(ctx context.Context, changes map[string]json.RawMessage
 		}
 		if err := checkValue(key, v); err != nil {
 			return nil, nil, invalid(name, err)
+		}
+		if raw, ok := v.(json.RawMessage); ok && s.extCheck != nil && byKey[key] == nil {
+			if err := s.extCheck(key, raw); err != nil {
+				return nil, nil, invalid(name, err)
+			}
 		}
 		if equal(v, cur.values[key]) {
 			continue

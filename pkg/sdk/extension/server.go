@@ -1,0 +1,178 @@
+package extension
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/tinybase/tinybase/pkg/extension/wire"
+	extv1 "github.com/tinybase/tinybase/proto/tinybase/extension/v1"
+)
+
+// server answers TinyBase's calls by running the registered handlers.
+type server struct {
+	extv1.UnimplementedExtensionServer
+	ext    *Extension
+	broker *plugin.GRPCBroker
+}
+
+// Describe tells TinyBase what the extension wants and dials the host
+// service on the broker id it was given.
+func (s *server) Describe(_ context.Context, req *extv1.DescribeRequest) (*extv1.DescribeResponse, error) {
+	e := s.ext
+	if req.HostBrokerId != 0 && e.host.get() == nil {
+		conn, err := s.broker.DialWithOptions(req.HostBrokerId, grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(wire.MaxMessage), grpc.MaxCallSendMsgSize(wire.MaxMessage)))
+		if err != nil {
+			return nil, fmt.Errorf("dial host service: %w", err)
+		}
+		e.host.set(&HostClient{c: extv1.NewHostClient(conn)})
+	}
+	out := &extv1.DescribeResponse{Name: e.Name, Version: e.Version, Description: e.Description,
+		Author: e.Author, Settings: e.settings}
+	for h, subs := range e.records {
+		var colls []string
+		all := false
+		for _, sub := range subs {
+			if len(sub.collections) == 0 {
+				all = true
+			}
+			colls = append(colls, sub.collections...)
+		}
+		if all {
+			colls = nil
+		}
+		out.Hooks = append(out.Hooks, &extv1.HookSubscription{Hook: h, Collections: colls})
+	}
+	for h := range e.events {
+		out.Hooks = append(out.Hooks, &extv1.HookSubscription{Hook: h})
+	}
+	slices.SortFunc(out.Hooks, func(a, b *extv1.HookSubscription) int { return int(a.Hook) - int(b.Hook) })
+	for _, r := range e.routes {
+		out.Routes = append(out.Routes, r.spec)
+	}
+	return out, nil
+}
+
+// Hook runs the handlers registered for one event, in registration order.
+// The first refusal or error ends the call.
+func (s *server) Hook(ctx context.Context, req *extv1.HookRequest) (*extv1.HookResponse, error) {
+	if h := s.ext.host.get(); h != nil {
+		h.seen(req.SettingsVersion)
+	}
+	caller := Caller{}
+	if req.Caller != nil {
+		caller = Caller{UserID: req.Caller.UserId, IsAdmin: req.Caller.IsAdmin}
+	}
+	at := time.UnixMilli(req.AtUnixMs).UTC()
+	if subs, ok := s.ext.records[req.Hook]; ok {
+		ev := &RecordEvent{Hook: req.Hook, At: at, Caller: caller, Collection: req.Collection,
+			RecordID: req.RecordId, OwnerID: req.OwnerId}
+		if err := decodeObject(req.DataJson, &ev.Data); err != nil {
+			return nil, fmt.Errorf("record data: %w", err)
+		}
+		if err := decodeObject(req.OldDataJson, &ev.OldData); err != nil {
+			return nil, fmt.Errorf("old record data: %w", err)
+		}
+		for _, sub := range subs {
+			if len(sub.collections) > 0 && !slices.Contains(sub.collections, req.Collection) {
+				continue
+			}
+			if err := sub.fn(ctx, ev); err != nil {
+				return refusal(err)
+			}
+		}
+		out := &extv1.HookResponse{}
+		if ev.changed {
+			data, err := json.Marshal(ev.Data)
+			if err != nil {
+				return nil, fmt.Errorf("encode modified data: %w", err)
+			}
+			out.DataJson = data
+		}
+		return out, nil
+	}
+	ev := &Event{Hook: req.Hook, At: at, Caller: caller, Subject: req.Subject}
+	if err := decodeObject(req.EventJson, &ev.Data); err != nil {
+		return nil, fmt.Errorf("event data: %w", err)
+	}
+	for _, fn := range s.ext.events[req.Hook] {
+		if err := fn(ctx, ev); err != nil {
+			return refusal(err)
+		}
+	}
+	return &extv1.HookResponse{}, nil
+}
+
+// refusal turns a handler error into a refusal, or into a gRPC error
+// (a failure of the extension) when it is not one.
+func refusal(err error) (*extv1.HookResponse, error) {
+	var r *RefusalError
+	if errors.As(err, &r) {
+		return &extv1.HookResponse{Refuse: true, Status: int32(r.Status), Message: r.Message}, nil
+	}
+	return nil, err
+}
+
+func decodeObject(raw []byte, into *map[string]any) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	return json.Unmarshal(raw, into)
+}
+
+type route struct {
+	spec *extv1.RouteSpec
+	fn   RouteHandler
+}
+
+// match reports whether r serves method and path.
+func (r route) match(method, path string) bool {
+	if !strings.EqualFold(r.spec.Method, method) {
+		return false
+	}
+	if prefix, ok := strings.CutSuffix(r.spec.Path, "/*"); ok {
+		return path == prefix || strings.HasPrefix(path, prefix+"/")
+	}
+	return r.spec.Path == path
+}
+
+// Route serves one HTTP request with the first matching route.
+func (s *server) Route(ctx context.Context, req *extv1.RouteRequest) (*extv1.RouteResponse, error) {
+	if h := s.ext.host.get(); h != nil {
+		h.seen(req.SettingsVersion)
+	}
+	for _, r := range s.ext.routes {
+		if !r.match(req.Method, req.Path) {
+			continue
+		}
+		in := &Request{Method: req.Method, Path: req.Path, Query: req.Query, Headers: req.Headers, Body: req.Body}
+		if req.Caller != nil {
+			in.Caller = Caller{UserID: req.Caller.UserId, IsAdmin: req.Caller.IsAdmin}
+		}
+		resp, err := r.fn(ctx, in)
+		if err != nil {
+			var ref *RefusalError
+			if errors.As(err, &ref) {
+				resp = JSON(ref.Status, map[string]string{"detail": ref.Message})
+			} else {
+				resp = JSON(500, map[string]string{"detail": "extension error: " + err.Error()})
+			}
+		}
+		if resp == nil {
+			resp = &Response{Status: 204}
+		}
+		return &extv1.RouteResponse{Status: int32(resp.Status), Headers: resp.Headers, Body: resp.Body}, nil
+	}
+	return &extv1.RouteResponse{Status: 404, Headers: map[string]string{"content-type": "application/json"},
+		Body: []byte(`{"detail":"Not Found"}`)}, nil
+}
+
+var _ extv1.ExtensionServer = (*server)(nil)
