@@ -7,7 +7,10 @@ import (
 	"io/fs"
 )
 
-//go:embed dist
+// all: keeps bundler chunks whose names start with an underscore
+// (plain go:embed would silently leave them out).
+//
+//go:embed all:dist
 var dist embed.FS
 
 // Files returns the built admin UI, rooted at its index.html.

@@ -9,8 +9,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// mountAdmin serves the admin single-page app under prefix. Paths that are
-// not files get index.html so deep links and reloads work.
+// mountAdmin serves the admin single-page app under prefix (/admin, and
+// /auth for the sign-in portal, which is the same app). Paths that are not
+// files get index.html so deep links and reloads work; the built assets
+// load from absolute /admin/assets/ URLs under either prefix.
 func mountAdmin(app *fiber.App, prefix string, files fs.FS) {
 	serve := func(c *fiber.Ctx) error {
 		p := strings.TrimPrefix(c.Path(), prefix)
@@ -19,6 +21,11 @@ func mountAdmin(app *fiber.App, prefix string, files fs.FS) {
 			p = "index.html"
 		}
 		data, err := fs.ReadFile(files, p)
+		if err != nil && strings.HasPrefix(p, "assets/") {
+			// A missing script or stylesheet must fail as such, not turn
+			// into index.html served as text/html.
+			return notFound("Not Found")
+		}
 		if err != nil {
 			p = "index.html"
 			if data, err = fs.ReadFile(files, p); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -101,10 +102,16 @@ func (s *Server) App() *fiber.App {
 
 	api.Use(func(c *fiber.Ctx) error { return notFound("Not Found") })
 
-	if s.cfg.Admin.StaticDir != "" {
-		mountAdmin(app, "/admin", admin.Files())
+	if dir := s.cfg.Admin.StaticDir; dir != "" {
+		files := admin.Files()
+		if dir != "builtin" {
+			// A folder holding a build of admin/ (for example one being
+			// developed) replaces the embedded copy.
+			files = os.DirFS(s.cfg.Path(dir))
+		}
+		mountAdmin(app, "/admin", files)
 		// The auth portal is the same single-page app.
-		mountAdmin(app, "/auth", admin.Files())
+		mountAdmin(app, "/auth", files)
 	}
 	if dir := s.cfg.Public.StaticDir; dir != "" {
 		// Served last, so API and admin routes always win.
