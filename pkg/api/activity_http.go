@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -69,6 +70,11 @@ func (s *Server) listActivity(c *fiber.Ctx) error {
 	return c.JSON(page)
 }
 
+// streamAuthRecheck is how often a stream checks that its token still
+// grants admin rights before sending an entry; idle streams check at every
+// keepalive.
+const streamAuthRecheck = time.Second
+
 // streamReplayLimit caps how many missed entries a reconnecting stream
 // is sent before the live ones.
 const streamReplayLimit = 500
@@ -80,6 +86,18 @@ const streamReplayLimit = 500
 // and sends Last-Event-ID, and the entries written in between (up to
 // streamReplayLimit) come first.
 func (s *Server) streamActivity(c *fiber.Ctx) error {
+	// The stream outlives the request's authentication: keep the token to
+	// check again while it runs, so a logout, a deleted user or lost admin
+	// rights end it.
+	token := c.Query("token")
+	if h := c.Get(fiber.HeaderAuthorization); h != "" {
+		_, token, _ = strings.Cut(h, " ")
+		token = strings.TrimSpace(token)
+	}
+	stillAdmin := func() bool {
+		who, _, ok := s.tokenCaller(token)
+		return ok && who.IsAdmin
+	}
 	var lastID int64
 	if v := c.Get("Last-Event-ID"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -119,6 +137,7 @@ func (s *Server) streamActivity(c *fiber.Ctx) error {
 		if w.Flush() != nil {
 			return
 		}
+		checked := time.Now()
 		for {
 			select {
 			case e, ok := <-entries:
@@ -128,10 +147,20 @@ func (s *Server) streamActivity(c *fiber.Ctx) error {
 				if e.ID <= sent {
 					continue // already sent from the replay
 				}
+				if time.Since(checked) > streamAuthRecheck {
+					if !stillAdmin() {
+						return
+					}
+					checked = time.Now()
+				}
 				if writeEvent(w, e) != nil {
 					return
 				}
 			case <-keepalive.C:
+				if !stillAdmin() {
+					return
+				}
+				checked = time.Now()
 				if _, err := w.WriteString(": keepalive\n\n"); err != nil {
 					return
 				}

@@ -328,7 +328,48 @@ func TestActivityStream(t *testing.T) {
 		t.Errorf("bad Last-Event-ID: %d, want 422", bad.StatusCode)
 	}
 
+	// Logging out ends an open stream: its token no longer grants access.
+	if code := areq(t, "POST", base+"/api/auth/logout", token, nil, nil); code != 200 {
+		t.Fatalf("logout: %d", code)
+	}
+	token = login(t, base)
+	stop := time.After(15 * time.Second)
+	for open := true; open; {
+		if code := areq(t, "POST", base+"/api/collections/notes/records", token,
+			map[string]any{"data": map[string]any{}}, nil); code != 201 {
+			t.Fatalf("create record: %d", code)
+		}
+		select {
+		case _, open = <-lines:
+			for open {
+				select {
+				case _, open = <-lines:
+					continue
+				case <-time.After(300 * time.Millisecond):
+				}
+				break
+			}
+		case <-time.After(300 * time.Millisecond):
+		case <-stop:
+			t.Fatal("the stream went on after its session was logged out")
+		}
+	}
+
 	// Shutdown ends the stream instead of waiting for it.
+	resp2, err := streamClient.Get(base + "/api/admin/activity/stream?token=" + url.QueryEscape(token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	lines = make(chan string, 100)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(resp2.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	<-lines // the opening comment
 	start := time.Now()
 	if err := apiRole.Stop(t); err != nil {
 		t.Fatalf("api stop: %v", err)

@@ -53,33 +53,43 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return c.Next()
 	}
+	who, writes, ok := s.tokenCaller(token)
+	if !ok {
+		return c.Next()
+	}
+	if !writes && !safeMethod(c.Method()) {
+		return forbidden(fmt.Sprintf("Application token scope does not allow %s requests", c.Method()))
+	}
+	c.Locals(callerKey, who)
+	return c.Next()
+}
+
+// tokenCaller resolves a bearer token to its caller, as of now: revoked
+// sessions, deleted users and lost admin rights all count. writes is false
+// for an application token without the write scope.
+func (s *Server) tokenCaller(token string) (who caller, writes, ok bool) {
 	if strings.HasPrefix(token, apptokens.Prefix) {
 		p, err := s.acct.tokens.Authenticate(token)
 		if err != nil {
-			return c.Next()
+			return caller{}, false, false
 		}
-		if !p.Has(apptokens.ScopeWrite) && !safeMethod(c.Method()) {
-			return forbidden(fmt.Sprintf("Application token scope does not allow %s requests", c.Method()))
-		}
-		c.Locals(callerKey, caller{UserID: p.UserID, Via: viaApp, TokenID: p.TokenID,
-			IsAdmin: p.Has(apptokens.ScopeAdmin) && s.users.IsAdmin(p.UserID)})
-		return c.Next()
+		return caller{UserID: p.UserID, Via: viaApp, TokenID: p.TokenID,
+			IsAdmin: p.Has(apptokens.ScopeAdmin) && s.users.IsAdmin(p.UserID)}, p.Has(apptokens.ScopeWrite), true
 	}
 	cl, err := s.issuer.Verify(token, auth.Access, auth.Call)
 	if err != nil || cl.Subject == "" {
-		return c.Next()
+		return caller{}, false, false
 	}
 	via := viaAccess
 	if cl.Type == auth.Call {
 		// A call token acts for its caller only while that call runs.
 		if s.dispatch == nil || !s.dispatch.callActive(cl.CallID) {
-			return c.Next()
+			return caller{}, false, false
 		}
 		via = viaCall
 	}
-	c.Locals(callerKey, caller{UserID: cl.Subject, IsAdmin: s.users.IsAdmin(cl.Subject), Via: via,
-		SessionID: cl.SessionID})
-	return c.Next()
+	return caller{UserID: cl.Subject, IsAdmin: s.users.IsAdmin(cl.Subject), Via: via,
+		SessionID: cl.SessionID}, true, true
 }
 
 func safeMethod(m string) bool {

@@ -337,6 +337,19 @@ func (d *dispatcher) queueFailed(id, function string, err error, createErr func(
 	return e
 }
 
+// noWorkerProbe bounds how long a call that finds no live worker asks the
+// roles directly before it is refused.
+const noWorkerProbe = 300 * time.Millisecond
+
+// anyWorker reports whether a worker is live: heard from recently, or
+// answering a status request now.
+func (d *dispatcher) anyWorker() bool {
+	if d.workers == nil || len(d.workers.live()) > 0 {
+		return true
+	}
+	return d.workers.probe(d.conn.NC, noWorkerProbe)
+}
+
 // callActive reports whether the call is accepted and not yet finished.
 func (d *dispatcher) callActive(id string) bool {
 	_, ok := d.active.Load(id)

@@ -144,7 +144,7 @@ func (s *Server) callFunction(c *fiber.Ctx) error {
 		}
 		return e
 	}
-	if s.dispatch.workers != nil && len(s.dispatch.workers.live()) == 0 {
+	if !s.dispatch.anyWorker() {
 		e := newError(http.StatusServiceUnavailable, "no_workers",
 			"No worker is available to run functions; start one with `tinybase worker`")
 		e.Headers = map[string]string{"Retry-After": "5"}
@@ -153,9 +153,10 @@ func (s *Server) callFunction(c *fiber.Ctx) error {
 	in := callInput{Meta: m, UserID: who.UserID, IsAdmin: who.IsAdmin, Payload: payload,
 		TriggerType: calls.TriggerManual}
 	async := false
-	switch c.Query("async") {
-	case "", "false", "0":
-	case "true", "1":
+	// The spellings FastAPI accepts for a boolean, as the reference does.
+	switch strings.ToLower(c.Query("async")) {
+	case "", "false", "0", "no", "off":
+	case "true", "1", "yes", "on":
 		async = true
 	default:
 		e := unprocessable("async must be true or false")

@@ -30,6 +30,9 @@ type workerView struct {
 	leave *nats.Subscription
 	// notify, once set, is told when a worker joins or is lost.
 	notify atomic.Pointer[events]
+	// since is when the view started: a worker that started before it
+	// was already running when the api came up.
+	since time.Time
 }
 
 type workerSeen struct {
@@ -38,7 +41,7 @@ type workerSeen struct {
 }
 
 func newWorkerView(nc *nats.Conn) (*workerView, error) {
-	w := &workerView{seen: map[string]workerSeen{}}
+	w := &workerView{seen: map[string]workerSeen{}, since: time.Now()}
 	sub, err := nc.Subscribe(bus.WorkerHeartbeatSubject, func(m *nats.Msg) {
 		var st bus.RoleStatus
 		if json.Unmarshal(m.Data, &st) != nil || st.ID == "" {
@@ -49,7 +52,7 @@ func newWorkerView(nc *nats.Conn) (*workerView, error) {
 		w.seen[st.ID] = workerSeen{status: st, at: time.Now()}
 		w.mu.Unlock()
 		if !known {
-			w.tell(EventWorkerJoined, st.ID, map[string]any{"host": st.Host, "pid": st.PID})
+			w.tell(EventWorkerJoined, st.ID, w.joinedData(st))
 		}
 	})
 	if err != nil {
@@ -126,23 +129,57 @@ func (w *workerView) waitLive(d time.Duration) bool {
 }
 
 // seed asks every live role for its status once, so workers are known
-// right after the api starts instead of after their next heartbeat.
+// right after the api starts instead of after their next heartbeat. Each
+// worker counts as live as soon as it answers.
 func (w *workerView) seed(nc *nats.Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	roles, _ := bus.CollectStatus(ctx, nc, 500*time.Millisecond)
-	var added []bus.RoleStatus
-	w.mu.Lock()
-	for _, r := range roles {
-		if _, ok := w.seen[r.ID]; r.Role == "worker" && !ok {
-			w.seen[r.ID] = workerSeen{status: r, at: time.Now()}
-			added = append(added, r)
+	_, _ = bus.CollectStatusFunc(ctx, nc, 500*time.Millisecond, w.add)
+}
+
+// probe asks the roles for their status and reports whether a worker
+// answers within wait; it ends at the first one. A call that finds no
+// live worker uses it before refusing, so a worker that started just
+// before the api is not missed while its next heartbeat is due.
+func (w *workerView) probe(nc *nats.Conn, wait time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	found := false
+	_, _ = bus.CollectStatusFunc(ctx, nc, wait, func(r bus.RoleStatus) {
+		if r.Role == "worker" {
+			w.add(r)
+			found = true
+			cancel()
 		}
+	})
+	return found
+}
+
+// add counts a worker that answered a status request as live.
+func (w *workerView) add(r bus.RoleStatus) {
+	if r.Role != "worker" {
+		return
+	}
+	w.mu.Lock()
+	_, known := w.seen[r.ID]
+	if !known {
+		w.seen[r.ID] = workerSeen{status: r, at: time.Now()}
 	}
 	w.mu.Unlock()
-	for _, r := range added {
-		w.tell(EventWorkerJoined, r.ID, map[string]any{"host": r.Host, "pid": r.PID})
+	if !known {
+		w.tell(EventWorkerJoined, r.ID, w.joinedData(r))
 	}
+}
+
+// joinedData describes a worker that joined; at_api_start marks one that
+// was already running when the api started (a restart of the api, not
+// of the worker).
+func (w *workerView) joinedData(st bus.RoleStatus) map[string]any {
+	d := map[string]any{"host": st.Host, "pid": st.PID}
+	if t, err := time.Parse(time.RFC3339, st.StartedAt); err == nil && t.Before(w.since.Truncate(time.Second)) {
+		d["at_api_start"] = true
+	}
+	return d
 }
 
 // tell emits a worker event when someone listens.

@@ -57,6 +57,13 @@ func RegisterStatus(nc *nats.Conn, info func() RoleStatus) (micro.Service, error
 // CollectStatus asks every live role for its status and gathers the answers
 // that arrive within wait, sorted by role and id.
 func CollectStatus(ctx context.Context, nc *nats.Conn, wait time.Duration) ([]RoleStatus, error) {
+	return CollectStatusFunc(ctx, nc, wait, nil)
+}
+
+// CollectStatusFunc is CollectStatus that also calls each (when set) for
+// every answer as it arrives; cancelling ctx ends the wait early.
+func CollectStatusFunc(ctx context.Context, nc *nats.Conn, wait time.Duration,
+	each func(RoleStatus)) ([]RoleStatus, error) {
 	inbox := nc.NewInbox()
 	ch := make(chan *nats.Msg, 256)
 	sub, err := nc.ChanSubscribe(inbox, ch)
@@ -76,6 +83,9 @@ func CollectStatus(ctx context.Context, nc *nats.Conn, wait time.Duration) ([]Ro
 			var st RoleStatus
 			if json.Unmarshal(m.Data, &st) == nil {
 				out = append(out, st)
+				if each != nil {
+					each(st)
+				}
 			}
 		case <-timer.C:
 			sort.Slice(out, func(i, j int) bool {

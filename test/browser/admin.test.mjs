@@ -450,8 +450,8 @@ test('admin UI end to end', { timeout: 300_000 }, async (t) => {
       'core.auth.allow_public_registration': true,
       'core.auth.portal.primary_color': '#e11d48',
       // Same-origin pages stand in for the app here (a JSON page would make
-    // Chromium fetch a missing /favicon.ico).
-    'core.auth.portal.login_redirect_url': `${base}/auth/login?from=login`,
+      // Chromium fetch a missing /favicon.ico).
+      'core.auth.portal.login_redirect_url': `${base}/auth/login?from=login`,
       'core.auth.portal.register_redirect_url': `${base}/auth/login?from=register`,
     })
     assert.equal(status, 200)
