@@ -313,6 +313,9 @@ class ExecuteTests(unittest.TestCase):
             await asyncio.sleep(0)
             return payload
 
+        def lone_scalar(client, seconds: float = 5.0):
+            return seconds
+
         cases = [
             (typed, {"city": "paris"}, {"city": "PARIS", "zip": None}),
             (add_numbers, {"x": 1, "y": 2}, 3),
@@ -320,6 +323,9 @@ class ExecuteTests(unittest.TestCase):
             (var_kw, {"b": 1, "a": 2}, ["a", "b"]),
             (only_client, {"ignored": True}, "req-1"),
             (coroutine, {"k": "v"}, {"k": "v"}),
+            # A lone parameter that is not an object takes its payload key.
+            (lone_scalar, {"seconds": 3}, 3),
+            (lone_scalar, {}, 5.0),
         ]
         for func, payload, want in cases:
             with self.subTest(func=func.__name__):

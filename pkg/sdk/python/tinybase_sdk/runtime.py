@@ -15,6 +15,34 @@ STATUS_FAILED = "failed"
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
+def _takes_object(hints, param):
+    """Whether a lone parameter can receive the whole payload, which is
+    always a JSON object: true unless its type hint describes something
+    else (``seconds: float``), whose value then comes from the payload key
+    of the same name."""
+    if param.name not in hints:
+        return True
+    try:
+        schema = json_schema(hints[param.name])
+    except Exception:
+        return True
+    return _object_schema(schema)
+
+
+def _object_schema(schema):
+    if not isinstance(schema, dict) or not schema or "$ref" in schema or "properties" in schema:
+        return True
+    kind = schema.get("type")
+    if kind is None:
+        for key in ("anyOf", "oneOf", "allOf"):
+            if key in schema:
+                return any(_object_schema(s) for s in schema[key] if not (isinstance(s, dict) and s.get("type") == "null"))
+        return True
+    if isinstance(kind, list):
+        return "object" in kind
+    return kind == "object"
+
+
 class Plan(object):
     """How a function's parameters map onto a payload.
 
@@ -55,7 +83,7 @@ class Plan(object):
         keyword_only = [p for p in rest if p.kind == inspect.Parameter.KEYWORD_ONLY]
         self.var_kw = any(p.kind == inspect.Parameter.VAR_KEYWORD for p in rest)
 
-        if len(positional) == 1 and not keyword_only and not self.var_kw:
+        if len(positional) == 1 and not keyword_only and not self.var_kw and _takes_object(hints, positional[0]):
             self.mode = "payload"
             name = positional[0].name
             if name in hints:
