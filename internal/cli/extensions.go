@@ -161,7 +161,18 @@ func setEnabled(g *Globals, f *RemoteFlags, name string, on bool) error {
 		return r.explain("update", err)
 	}
 	printExtensions(os.Stdout, []extensionInfo{info})
-	return nil
+	return enableOutcome(info, on)
+}
+
+// enableOutcome fails an enable whose extension did not start (refused
+// for a changed binary, failing to start, extensions turned off), so that
+// scripts see it in the exit status.
+func enableOutcome(info extensionInfo, on bool) error {
+	if !on || info.Status.State == "running" || info.Status.LastError == "" {
+		return nil
+	}
+	return fmt.Errorf("enabled %s, but it is not running (%s): %s", info.Name, info.Status.State,
+		info.Status.LastError)
 }
 
 // ExtensionsUninstallCmd removes an extension.

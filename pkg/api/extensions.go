@@ -52,8 +52,12 @@ func extensionError(name string, err error) error {
 	case errors.Is(err, extension.ErrNotFound):
 		return notFound(fmt.Sprintf("Extension '%s' not found", name))
 	case errors.Is(err, extension.ErrExists):
+		var ee *extension.ExistsError
+		if errors.As(err, &ee) {
+			name = ee.Name
+		}
 		return newError(http.StatusBadRequest, "extension_exists",
-			strings.TrimPrefix(err.Error(), extension.ErrExists.Error()+": "))
+			fmt.Sprintf("Extension '%s' is already installed; uninstall it first to reinstall", name))
 	case errors.Is(err, extension.ErrInvalid):
 		return newError(http.StatusBadRequest, "invalid_extension",
 			strings.TrimPrefix(err.Error(), extension.ErrInvalid.Error()+": "))
@@ -120,6 +124,8 @@ func (s *Server) installExtension(c *fiber.Ctx) error {
 	if err != nil {
 		return extensionError("", err)
 	}
+	s.extensionChanged(c, info.Name, "installed", map[string]any{"version": info.Version,
+		"sha256": info.SHA256, "enabled": info.IsEnabled})
 	return c.Status(http.StatusCreated).JSON(extensionBody(info))
 }
 
@@ -150,6 +156,13 @@ func (s *Server) updateExtension(c *fiber.Ctx) error {
 		}
 		return extensionError(name, err)
 	}
+	action := "updated"
+	if req.IsEnabled != nil && *req.IsEnabled {
+		action = "enabled"
+	} else if req.IsEnabled != nil {
+		action = "disabled"
+	}
+	s.extensionChanged(c, name, action, map[string]any{"enabled": info.IsEnabled, "policy": info.Policy})
 	return c.JSON(extensionBody(info))
 }
 
@@ -158,18 +171,40 @@ func (s *Server) uninstallExtension(c *fiber.Ctx) error {
 	if err := s.ext.Uninstall(c.UserContext(), name); err != nil {
 		return extensionError(name, err)
 	}
+	s.extensionChanged(c, name, "uninstalled", nil)
 	return c.SendStatus(http.StatusNoContent)
+}
+
+// extensionChanged tells observers (the activity log) what an admin did
+// to an extension.
+func (s *Server) extensionChanged(c *fiber.Ctx, name, action string, data map[string]any) {
+	if data == nil {
+		data = map[string]any{}
+	}
+	data["action"] = action
+	s.events.emit(Event{Kind: EventExtensionChanged, ActorID: callerOf(c).UserID, Subject: name, Data: data})
 }
 
 // hiddenHeaders never reach an extension: credentials stay with TinyBase.
 var hiddenHeaders = map[string]bool{"authorization": true, "cookie": true, "proxy-authorization": true}
+
+const badRoutePath = "Extension route paths may not contain '.' or '..' segments, encoded slashes or backslashes"
 
 // extensionRoute forwards a request to the route an extension declared,
 // after applying that route's auth rule. The caller's identity travels
 // with it; the caller's token does not.
 func (s *Server) extensionRoute(c *fiber.Ctx) error {
 	name := c.Params("name")
-	path := "/" + c.Params("*")
+	// The raw path, checked before anything matches on it: fiber routes on
+	// it undecoded and without resolving dot-segments.
+	raw := string(c.Request().URI().PathOriginal())
+	if _, err := extension.RoutePath(raw); err != nil {
+		return withField(badRequest(badRoutePath), "path", "invalid")
+	}
+	path, err := extension.RoutePath(c.Params("*"))
+	if err != nil {
+		return withField(badRequest(badRoutePath), "path", "invalid")
+	}
 	route, err := s.ext.MatchRoute(name, c.Method(), path)
 	if err != nil {
 		return notFound("Not Found")
@@ -197,14 +232,8 @@ func (s *Server) extensionRoute(c *fiber.Ctx) error {
 		}
 	})
 	resp, err := s.ext.Route(c.UserContext(), name, req)
-	if errors.Is(err, extension.ErrUnavailable) || errors.Is(err, extension.ErrNotFound) {
-		e := newError(http.StatusServiceUnavailable, "extension_unavailable",
-			fmt.Sprintf("Extension '%s' is unavailable; try again", name))
-		e.Headers = map[string]string{"Retry-After": "1"}
-		return e
-	}
 	if err != nil {
-		return err
+		return s.extensionRouteError(name, err)
 	}
 	for k, v := range resp.Headers {
 		switch strings.ToLower(k) {
@@ -218,4 +247,29 @@ func (s *Server) extensionRoute(c *fiber.Ctx) error {
 		status = http.StatusOK
 	}
 	return c.Status(status).Send(resp.Body)
+}
+
+// extensionRouteError answers a route call that failed. The extension's
+// own error text goes to the log, never to the client.
+func (s *Server) extensionRouteError(name string, err error) error {
+	switch {
+	case errors.Is(err, extension.ErrUnavailable), errors.Is(err, extension.ErrNotFound):
+		e := newError(http.StatusServiceUnavailable, "extension_unavailable",
+			fmt.Sprintf("Extension '%s' is unavailable; try again", name))
+		e.Headers = map[string]string{"Retry-After": "1"}
+		return e
+	case errors.Is(err, extension.ErrTimeout):
+		s.log.Warn("extension route timed out", "extension", name, "error", err)
+		return newError(http.StatusGatewayTimeout, "extension_timeout",
+			fmt.Sprintf("Extension '%s' did not answer in time", name))
+	case errors.Is(err, extension.ErrTooLarge):
+		s.log.Warn("extension route answer too large", "extension", name, "error", err)
+		return newError(http.StatusBadGateway, "extension_answer_too_large",
+			fmt.Sprintf("Extension '%s' answer too large", name))
+	case errors.Is(err, extension.ErrRouteFailed):
+		s.log.Warn("extension route failed", "extension", name, "error", err)
+		return newError(http.StatusInternalServerError, "extension_failed",
+			fmt.Sprintf("Extension '%s' failed to handle the request", name))
+	}
+	return err
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tinybase/tinybase/pkg/collections"
+	"github.com/tinybase/tinybase/pkg/functions"
 	"github.com/tinybase/tinybase/pkg/settings"
 	extv1 "github.com/tinybase/tinybase/proto/tinybase/extension/v1"
 )
@@ -27,6 +28,12 @@ type Records interface {
 // Settings gives the settings in force.
 type Settings interface {
 	Current() *settings.Snapshot
+}
+
+// settingsUpdater is the part of *settings.Service that Uninstall uses to
+// delete an extension's settings (a null value deletes an ext.* key).
+type settingsUpdater interface {
+	Update(ctx context.Context, changes map[string]json.RawMessage) (*settings.Snapshot, []string, error)
 }
 
 // ActivityLogger records what an extension reports to the activity log.
@@ -65,18 +72,34 @@ func (m *Manager) settingsVersion() string {
 
 // SettingsOf returns an extension's settings, keyed without the
 // ext.<name>. prefix: every declared key (its default while unset) and
-// any other stored ext.<name>.* key.
+// any other stored ext.<name>.* key. A stored value that does not match
+// its declared schema (stored while the extension was not installed, when
+// keys are free-form) is left out, so the default stands and the
+// extension always sees valid settings.
 func (m *Manager) SettingsOf(name string) map[string]json.RawMessage {
 	out := map[string]json.RawMessage{}
-	if mf, ok := (*m.manifests.Load())[name]; ok {
-		for _, s := range mf.Settings {
-			if len(s.Default) > 0 {
-				out[s.Key] = s.Default
-			}
+	mf := (*m.manifests.Load())[name]
+	for _, s := range mf.Settings {
+		if len(s.Default) > 0 {
+			out[s.Key] = s.Default
 		}
 	}
+	stored, bad := m.storedSettings(name, mf)
+	for k, v := range stored {
+		if _, skip := bad[k]; !skip {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// storedSettings returns the stored ext.<name>.* values keyed without the
+// prefix, and the declared keys among them whose value does not match the
+// declared schema, with the reason.
+func (m *Manager) storedSettings(name string, mf Manifest) (map[string]json.RawMessage, map[string]string) {
+	stored, bad := map[string]json.RawMessage{}, map[string]string{}
 	if m.opts.Host.Settings == nil {
-		return out
+		return stored, bad
 	}
 	prefix := settings.ExtPrefix + name + "."
 	for k, v := range m.opts.Host.Settings.Current().Public() {
@@ -85,10 +108,53 @@ func (m *Manager) SettingsOf(name string) map[string]json.RawMessage {
 			continue
 		}
 		if raw, ok := v.(json.RawMessage); ok {
-			out[rest] = raw
+			stored[rest] = raw
 		}
 	}
-	return out
+	for _, s := range mf.Settings {
+		raw, ok := stored[s.Key]
+		if !ok {
+			continue
+		}
+		errs, err := functions.ValidateInput(s.Schema, raw)
+		switch {
+		case err != nil:
+			bad[s.Key] = err.Error()
+		case len(errs) > 0:
+			bad[s.Key] = describeErrs(errs)
+		}
+	}
+	return stored, bad
+}
+
+// warnBadSettings logs each stored setting of a starting extension that
+// its schema refuses and that it therefore does not see.
+func (m *Manager) warnBadSettings(name string, mf Manifest) {
+	_, bad := m.storedSettings(name, mf)
+	for k, why := range bad {
+		m.log.Warn("stored extension setting does not match its schema; the extension gets the default",
+			"extension", name, "key", settings.ExtPrefix+name+"."+k, "error", why)
+	}
+}
+
+// deleteSettings deletes every stored ext.<name>.* setting.
+func (m *Manager) deleteSettings(ctx context.Context, name string) error {
+	up, ok := m.opts.Host.Settings.(settingsUpdater)
+	if !ok {
+		return nil
+	}
+	stored, _ := m.storedSettings(name, Manifest{})
+	if len(stored) == 0 {
+		return nil
+	}
+	changes := make(map[string]json.RawMessage, len(stored))
+	for k := range stored {
+		changes[settings.ExtPrefix+name+"."+k] = json.RawMessage("null")
+	}
+	if _, _, err := up.Update(ctx, changes); err != nil {
+		return fmt.Errorf("delete settings of %s: %w", name, err)
+	}
+	return nil
 }
 
 // hostServer is the Host service for one extension.

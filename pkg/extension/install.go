@@ -84,7 +84,7 @@ func (m *Manager) Install(ctx context.Context, in InstallInput) (Info, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, err := m.rows.get(ctx, desc.Name); err == nil {
-		return Info{}, fmt.Errorf("%w: '%s'; uninstall it first to reinstall", ErrExists, desc.Name)
+		return Info{}, &ExistsError{Name: desc.Name}
 	} else if !errors.Is(err, ErrNotFound) {
 		return Info{}, err
 	}

@@ -35,6 +35,8 @@ type Options struct {
 	Logger *slog.Logger
 	// HookTimeout bounds each hook call (default DefaultHookTimeout).
 	HookTimeout time.Duration
+	// RouteTimeout bounds each route call (default RouteTimeout).
+	RouteTimeout time.Duration
 	// Disabled keeps every extension stopped ([extensions] enabled = false);
 	// they can still be listed.
 	Disabled bool
@@ -77,6 +79,9 @@ func NewManager(opts Options) *Manager {
 	}
 	if opts.HookTimeout <= 0 {
 		opts.HookTimeout = DefaultHookTimeout
+	}
+	if opts.RouteTimeout <= 0 {
+		opts.RouteTimeout = RouteTimeout
 	}
 	if opts.AfterQueue <= 0 {
 		opts.AfterQueue = 1024
@@ -128,6 +133,7 @@ func (m *Manager) Close() {
 // hold m.mu.
 func (m *Manager) launch(r Row) {
 	p := newProc(r.Name, r.Path, r.SHA256, m.log, m.hostFor(r.Name))
+	p.onStart = func() { m.warnBadSettings(r.Name, r.Manifest) }
 	run := &running{row: r, proc: p, queue: make(chan *extv1.HookRequest, m.opts.AfterQueue),
 		done: make(chan struct{})}
 	run.policy.Store(r.Policy)
@@ -261,8 +267,9 @@ func (m *Manager) Update(ctx context.Context, name string, enabled *bool, policy
 	return m.info(r), nil
 }
 
-// Uninstall stops an extension, deletes its row and its folder. Its
-// ext.<name>.* settings are kept, so a reinstall finds them.
+// Uninstall stops an extension, deletes its row, its folder and its
+// stored ext.<name>.* settings: a later install, perhaps of another
+// version with other schemas, starts from its defaults.
 func (m *Manager) Uninstall(ctx context.Context, name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -279,6 +286,9 @@ func (m *Manager) Uninstall(ctx context.Context, name string) error {
 	}
 	if err := m.rows.delete(ctx, name); err != nil {
 		return err
+	}
+	if err := m.deleteSettings(ctx, name); err != nil {
+		m.log.Error("delete settings of uninstalled extension", "extension", name, "error", err)
 	}
 	if dir := filepath.Dir(r.Path); m.inDir(dir) {
 		if err := os.RemoveAll(dir); err != nil {
@@ -304,7 +314,7 @@ func (m *Manager) inDir(path string) bool {
 func (m *Manager) waitFirstStart(r *running) {
 	select {
 	case <-r.proc.started:
-	case <-time.After(startTimout):
+	case <-time.After(startTimeout):
 	}
 }
 

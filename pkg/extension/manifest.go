@@ -135,6 +135,9 @@ func (m *Manager) CheckSetting(key string, value json.RawMessage) error {
 		}
 		return nil
 	}
+	if len(mf.Settings) == 0 {
+		return fmt.Errorf("extension %s declares no settings", name)
+	}
 	declared := make([]string, 0, len(mf.Settings))
 	for _, s := range mf.Settings {
 		declared = append(declared, s.Key)

@@ -131,7 +131,7 @@ func (s rows) insert(ctx context.Context, r *Row) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM extensions WHERE name = ?`, r.Name).Scan(&one)
 		if err == nil {
-			return ErrExists
+			return &ExistsError{Name: r.Name}
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err

@@ -80,6 +80,20 @@ func TestExtensionWordfilter(t *testing.T) {
 	if code != 200 || body != `{"words":["forbidden"]}` {
 		t.Fatalf("extension route: %d %s", code, body)
 	}
+	// Paths that could reach another route than the one authorised are
+	// refused before matching; HEAD is served by the GET route.
+	for _, p := range []string{"/api/ext/wordfilter/x/../words", "/api/ext/wordfilter/%2e%2e/wordfilter/words",
+		"/api/ext/wordfilter/x/..%2Fwords", "/api/ext/wordfilter/./words"} {
+		if code, body := in.do("GET", p, "", nil, nil); code != 400 {
+			t.Fatalf("GET %s: %d %s", p, code, body)
+		}
+	}
+	if code, body := in.do("GET", "/api/ext/wordfilter/words?next=../x", "", nil, nil); code != 200 {
+		t.Fatalf("dots in the query: %d %s", code, body)
+	}
+	if code, body := in.do("HEAD", "/api/ext/wordfilter/words", "", nil, nil); code != 200 || body != "" {
+		t.Fatalf("HEAD: %d %q", code, body)
+	}
 
 	// Its setting is validated against its schema and takes effect at once.
 	code, body = in.do("PATCH", "/api/admin/settings", token, map[string]any{"ext.wordfilter.words": "spam"}, nil)
@@ -272,5 +286,61 @@ func TestExtensionWordfilter(t *testing.T) {
 	}
 	if pids := processesMentioning(filepath.Join(dir, ".tinybase", "extensions")); len(pids) > 0 {
 		t.Fatalf("extension processes left: %v", pids)
+	}
+	// What the admin did is in the activity log.
+	var log struct {
+		Items []struct {
+			Subject string         `json:"subject"`
+			ActorID *string        `json:"actor_id"`
+			Data    map[string]any `json:"data"`
+		} `json:"items"`
+	}
+	if code, body := in.do("GET", "/api/admin/activity?kind=extension.changed&subject=wordfilter&limit=100", token,
+		nil, &log); code != 200 {
+		t.Fatalf("activity: %d %s", code, body)
+	}
+	actions := map[string]bool{}
+	for _, e := range log.Items {
+		if e.ActorID == nil || *e.ActorID == "" {
+			t.Errorf("extension change without its admin: %+v", e)
+		}
+		actions[fmt.Sprint(e.Data["action"])] = true
+	}
+	for _, want := range []string{"installed", "disabled", "enabled", "uninstalled"} {
+		if !actions[want] {
+			t.Errorf("activity has no %q entry for wordfilter; has %v", want, actions)
+		}
+	}
+
+	// A value stored while it was uninstalled (keys are then free-form)
+	// does not break a reinstall: the extension gets its default.
+	code, body = in.do("PATCH", "/api/admin/settings", token,
+		map[string]any{"ext.wordfilter.words": "free-form now"}, nil)
+	if code != 200 {
+		t.Fatalf("free-form setting of an uninstalled extension: %d %s", code, body)
+	}
+	if code, body := in.do("POST", "/api/admin/extensions", token, map[string]any{"path": src}, nil); code != 201 {
+		t.Fatalf("reinstall: %d %s", code, body)
+	}
+	code, body = in.do("POST", "/api/collections/notes/records", token,
+		map[string]any{"data": map[string]any{"title": "forbidden after reinstall"}}, nil)
+	if code != 400 || !strings.Contains(body, "'forbidden'") {
+		t.Fatalf("create after reinstall: %d %s", code, body)
+	}
+	if code, body := in.do("GET", "/api/ext/wordfilter/words", "", nil, nil); code != 200 ||
+		body != `{"words":["forbidden"]}` {
+		t.Fatalf("route after reinstall: %d %s", code, body)
+	}
+	code, body = in.do("POST", "/api/admin/extensions", token, map[string]any{"path": src}, nil)
+	if code != 400 || !strings.Contains(body, "Extension 'wordfilter' is already installed; uninstall it first") {
+		t.Fatalf("install twice: %d %s", code, body)
+	}
+	if code, body := in.do("DELETE", "/api/admin/extensions/wordfilter", token, nil, nil); code != 204 {
+		t.Fatalf("uninstall: %d %s", code, body)
+	}
+	var set map[string]any
+	if code, body := in.do("GET", "/api/admin/settings", token, nil, &set); code != 200 ||
+		strings.Contains(body, "ext.wordfilter.words") {
+		t.Fatalf("settings after uninstall: %d %s", code, body)
 	}
 }

@@ -5,12 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/tinybase/tinybase/pkg/extension/wire"
 	extv1 "github.com/tinybase/tinybase/proto/tinybase/extension/v1"
@@ -62,8 +67,16 @@ func (s *server) Describe(_ context.Context, req *extv1.DescribeRequest) (*extv1
 }
 
 // Hook runs the handlers registered for one event, in registration order.
-// The first refusal or error ends the call.
-func (s *server) Hook(ctx context.Context, req *extv1.HookRequest) (*extv1.HookResponse, error) {
+// The first refusal or error ends the call. A handler that panics fails
+// the call (TinyBase applies the extension's failure policy) and the
+// extension keeps running; the stack goes to stderr.
+func (s *server) Hook(ctx context.Context, req *extv1.HookRequest) (resp *extv1.HookResponse, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			logPanic(fmt.Sprintf("hook %s", req.Hook), v)
+			resp, err = nil, status.Errorf(codes.Internal, "hook %s handler panicked", req.Hook)
+		}
+	}()
 	if h := s.ext.host.get(); h != nil {
 		h.seen(req.SettingsVersion)
 	}
@@ -138,41 +151,106 @@ func (r route) match(method, path string) bool {
 	if !strings.EqualFold(r.spec.Method, method) {
 		return false
 	}
+	return r.matchPath(path)
+}
+
+// matchPath reports whether r's path serves path, compared as given: the
+// path TinyBase sends is already percent-decoded and never decoded again.
+func (r route) matchPath(path string) bool {
 	if prefix, ok := strings.CutSuffix(r.spec.Path, "/*"); ok {
 		return path == prefix || strings.HasPrefix(path, prefix+"/")
 	}
 	return r.spec.Path == path
 }
 
-// Route serves one HTTP request with the first matching route.
-func (s *server) Route(ctx context.Context, req *extv1.RouteRequest) (*extv1.RouteResponse, error) {
+// find returns the route serving method and path: the first one
+// declared for method, else for HEAD the first GET route.
+func (s *server) find(method, path string) (route, bool) {
+	for _, r := range s.ext.routes {
+		if r.match(method, path) {
+			return r, true
+		}
+	}
+	if strings.EqualFold(method, "HEAD") {
+		for _, r := range s.ext.routes {
+			if r.match("GET", path) {
+				return r, true
+			}
+		}
+	}
+	return route{}, false
+}
+
+// Route serves one HTTP request with the first matching route. A HEAD
+// request runs the GET route (Request.Method stays "HEAD") and answers
+// its status and headers without the body. A handler's error other than
+// a refusal answers 500 with a generic message, and so does a panic; the
+// error or the stack goes to stderr, which TinyBase logs, never to the
+// client.
+func (s *server) Route(ctx context.Context, req *extv1.RouteRequest) (out *extv1.RouteResponse, err error) {
 	if h := s.ext.host.get(); h != nil {
 		h.seen(req.SettingsVersion)
 	}
-	for _, r := range s.ext.routes {
-		if !r.match(req.Method, req.Path) {
-			continue
-		}
-		in := &Request{Method: req.Method, Path: req.Path, Query: req.Query, Headers: req.Headers, Body: req.Body}
-		if req.Caller != nil {
-			in.Caller = Caller{UserID: req.Caller.UserId, IsAdmin: req.Caller.IsAdmin}
-		}
-		resp, err := r.fn(ctx, in)
-		if err != nil {
-			var ref *RefusalError
-			if errors.As(err, &ref) {
-				resp = JSON(ref.Status, map[string]string{"detail": ref.Message})
-			} else {
-				resp = JSON(500, map[string]string{"detail": "extension error: " + err.Error()})
-			}
-		}
-		if resp == nil {
-			resp = &Response{Status: 204}
-		}
-		return &extv1.RouteResponse{Status: int32(resp.Status), Headers: resp.Headers, Body: resp.Body}, nil
+	r, ok := s.find(req.Method, req.Path)
+	if !ok {
+		return &extv1.RouteResponse{Status: 404, Headers: map[string]string{"content-type": "application/json"},
+			Body: []byte(`{"detail":"Not Found"}`)}, nil
 	}
-	return &extv1.RouteResponse{Status: 404, Headers: map[string]string{"content-type": "application/json"},
-		Body: []byte(`{"detail":"Not Found"}`)}, nil
+	head := strings.EqualFold(req.Method, "HEAD")
+	defer func() {
+		if v := recover(); v != nil {
+			logPanic(fmt.Sprintf("route %s %s", req.Method, req.Path), v)
+			out, err = s.routeFailed(head), nil
+		}
+	}()
+	in := &Request{Method: req.Method, Path: req.Path, Query: req.Query, Headers: req.Headers, Body: req.Body}
+	if req.Caller != nil {
+		in.Caller = Caller{UserID: req.Caller.UserId, IsAdmin: req.Caller.IsAdmin}
+	}
+	resp, err := r.fn(ctx, in)
+	if err != nil {
+		var ref *RefusalError
+		if !errors.As(err, &ref) {
+			fmt.Fprintf(stderr(), "route %s %s failed: %v\n", req.Method, req.Path, err)
+			return s.routeFailed(head), nil
+		}
+		resp = JSON(ref.Status, map[string]string{"detail": ref.Message})
+	}
+	if resp == nil {
+		resp = &Response{Status: 204}
+	}
+	out = &extv1.RouteResponse{Status: int32(resp.Status), Headers: resp.Headers, Body: resp.Body}
+	if head {
+		out.Body = nil
+	}
+	return out, nil
+}
+
+// routeFailed is the answer to a route whose handler failed.
+func (s *server) routeFailed(head bool) *extv1.RouteResponse {
+	resp := JSON(500, map[string]string{"detail": fmt.Sprintf("Extension '%s' failed to handle the request",
+		s.ext.Name)})
+	out := &extv1.RouteResponse{Status: int32(resp.Status), Headers: resp.Headers, Body: resp.Body}
+	if head {
+		out.Body = nil
+	}
+	return out
+}
+
+// logOut, when set (tests), receives handler failures and panic stacks
+// instead of os.Stderr, read at each write because go-plugin replaces it
+// while serving. TinyBase turns the plugin's stderr into log lines.
+var logOut io.Writer
+
+func stderr() io.Writer {
+	if logOut != nil {
+		return logOut
+	}
+	return os.Stderr
+}
+
+func logPanic(where string, v any) {
+	fmt.Fprintf(stderr(), "panic in %s: %v\n%s", where, v, debug.Stack())
 }
 
 var _ extv1.ExtensionServer = (*server)(nil)

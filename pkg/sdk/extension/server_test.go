@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	extv1 "github.com/tinybase/tinybase/proto/tinybase/extension/v1"
@@ -96,4 +97,66 @@ func TestRouteMatching(t *testing.T) {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+func TestHandlersThatFailOrPanic(t *testing.T) {
+	var log strings.Builder
+	logOut = &log
+	t.Cleanup(func() { logOut = nil })
+	e := New("demo", "1.0.0")
+	e.Route("GET", "/panic", "public", func(context.Context, *Request) (*Response, error) {
+		panic("route boom")
+	})
+	e.Route("GET", "/fail", "public", func(context.Context, *Request) (*Response, error) {
+		return nil, errors.New("secret detail")
+	})
+	e.BeforeCreate(func(context.Context, *RecordEvent) error { panic("hook boom") })
+	e.On(HookUserLogin, func(context.Context, *Event) error { panic("event boom") })
+	s := &server{ext: e}
+	ctx := context.Background()
+	generic := `{"detail":"Extension 'demo' failed to handle the request"}`
+	for _, path := range []string{"/panic", "/fail"} {
+		resp, err := s.Route(ctx, &extv1.RouteRequest{Method: "GET", Path: path})
+		if err != nil || resp.Status != 500 || string(resp.Body) != generic {
+			t.Errorf("%s: %v %v", path, resp, err)
+		}
+	}
+	if _, err := s.Hook(ctx, &extv1.HookRequest{Hook: HookBeforeCreate, DataJson: []byte(`{}`)}); err == nil {
+		t.Error("a panicking record hook did not fail")
+	}
+	if _, err := s.Hook(ctx, &extv1.HookRequest{Hook: HookUserLogin}); err == nil {
+		t.Error("a panicking event hook did not fail")
+	}
+	for _, want := range []string{"route boom", "secret detail", "hook boom", "event boom", "goroutine"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("%q not on stderr:\n%s", want, log.String())
+		}
+	}
+}
+
+func TestHeadServedByGet(t *testing.T) {
+	e := New("demo", "1.0.0")
+	e.Route("GET", "/items/*", "public", func(_ context.Context, r *Request) (*Response, error) {
+		resp := JSON(200, map[string]string{"method": r.Method})
+		resp.Headers["x-demo"] = "1"
+		return resp, nil
+	})
+	e.Route("HEAD", "/own", "public", func(context.Context, *Request) (*Response, error) {
+		return &Response{Status: 299}, nil
+	})
+	e.Route("GET", "/own", "public", func(context.Context, *Request) (*Response, error) {
+		return &Response{Status: 200}, nil
+	})
+	s := &server{ext: e}
+	ctx := context.Background()
+	resp, err := s.Route(ctx, &extv1.RouteRequest{Method: "HEAD", Path: "/items/a"})
+	if err != nil || resp.Status != 200 || len(resp.Body) != 0 || resp.Headers["x-demo"] != "1" {
+		t.Fatalf("HEAD on a GET route: %v %v", resp, err)
+	}
+	if resp, err := s.Route(ctx, &extv1.RouteRequest{Method: "HEAD", Path: "/own"}); err != nil || resp.Status != 299 {
+		t.Fatalf("HEAD route of its own: %v %v", resp, err)
+	}
+	if resp, err := s.Route(ctx, &extv1.RouteRequest{Method: "HEAD", Path: "/none"}); err != nil || resp.Status != 404 {
+		t.Fatalf("HEAD without a route: %v %v", resp, err)
+	}
 }

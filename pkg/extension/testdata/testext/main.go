@@ -1,6 +1,6 @@
 // Command testext is an extension whose behaviour the tests steer through
-// the record data they send: "mode" picks sleep, crash, upper, refuse or
-// error.
+// the record data they send: "mode" picks sleep, crash, upper, refuse,
+// error or panic.
 package main
 
 import (
@@ -33,6 +33,8 @@ func main() {
 			return extension.Refuse(422, "testext says no")
 		case "error":
 			return errors.New("boom")
+		case "panic":
+			panic("testext hook panics")
 		}
 		return nil
 	}, "notes")
@@ -88,6 +90,29 @@ func main() {
 			return nil, err
 		}
 		return extension.JSON(200, got), nil
+	})
+	ext.Route("GET", "/hello", "public", func(ctx context.Context, r *extension.Request) (*extension.Response,
+		error) {
+		resp := extension.JSON(200, map[string]string{"method": r.Method})
+		resp.Headers["x-testext"] = "yes"
+		return resp, nil
+	})
+	ext.Route("GET", "/slow", "public", func(ctx context.Context, r *extension.Request) (*extension.Response,
+		error) {
+		time.Sleep(2 * time.Second)
+		return nil, nil
+	})
+	ext.Route("GET", "/big", "public", func(ctx context.Context, r *extension.Request) (*extension.Response,
+		error) {
+		return &extension.Response{Status: 200, Body: make([]byte, 33<<20)}, nil
+	})
+	ext.Route("GET", "/panic", "public", func(ctx context.Context, r *extension.Request) (*extension.Response,
+		error) {
+		panic("testext route panics")
+	})
+	ext.Route("GET", "/fail", "public", func(ctx context.Context, r *extension.Request) (*extension.Response,
+		error) {
+		return nil, errors.New("secret internal detail")
 	})
 	ext.Route("POST", "/env", "public", func(ctx context.Context, r *extension.Request) (*extension.Response, error) {
 		return extension.JSON(200, map[string]any{"env": os.Environ()}), nil
