@@ -10,7 +10,7 @@ RACE_PKGS := ./pkg/bus/... ./pkg/runner/... ./pkg/supervisor/... ./pkg/auth/... 
              ./pkg/config/... ./pkg/scheduler/... ./pkg/worker/... ./pkg/ratelimit/... ./pkg/email/... \
              ./pkg/sdk/extension/...
 
-.PHONY: all build test test-unit test-race test-e2e test-browser admin run bench proto fmt vet clean
+.PHONY: all build test test-unit test-race test-e2e test-browser browser-deps admin run bench proto fmt vet clean
 
 all: build
 
@@ -40,13 +40,18 @@ vet:
 
 # The admin UI in Debian's Chromium (installed when missing), driven by
 # playwright-core against bin/tinybase; screenshots land in test/browser/out.
-test-browser: build
+test-browser: build browser-deps
+	cd test/browser && TB_BINARY=$(abspath $(BIN))/tinybase node --test --test-concurrency=1 admin.test.mjs
+
+# Debian's chromium (with apt, through sudo when not root) and the test's npm
+# packages.
+browser-deps:
 	@if [ ! -x /usr/bin/chromium ]; then \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
+		$$SUDO apt-get install -y chromium || { $$SUDO apt-get update && $$SUDO apt-get install -y chromium; }; \
 	fi
 	cd test/browser && npm ci --no-audit --no-fund
-	cd test/browser && TB_BINARY=$(abspath $(BIN))/tinybase node --test --test-concurrency=1 admin.test.mjs
 
 # Rebuild the admin UI into admin/dist, which is committed so that a plain
 # `go build` embeds it without Node.
