@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -368,6 +369,16 @@ func TestNewVersionServes(t *testing.T) {
 	})
 	// Roll back to the first version: it serves again, as a new version.
 	token := login(t, base)
+	// The same function uploaded under another file name would not be the
+	// one served: refused, naming the file that serves it, nothing written.
+	code, out := post(t, base+"/api/admin/functions/upload", token,
+		map[string]string{"filename": "hello_v3.py", "content": string(src)})
+	if code != 400 || !strings.Contains(fmt.Sprint(out["detail"]), "deployed from hello.py") {
+		t.Fatalf("upload of hello as hello_v3.py: %d %v", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(env.Config.FunctionsDir(), "hello_v3.py")); !os.IsNotExist(err) {
+		t.Fatalf("hello_v3.py written: %v", err)
+	}
 	var vers []map[string]any
 	if code := get(t, base+"/api/admin/functions/hello/versions", token, &vers); code != 200 || len(vers) != 2 {
 		t.Fatalf("versions: %d %v", code, vers)

@@ -151,6 +151,15 @@ func (s *Server) deploy(ctx context.Context, req uploadRequest, userID string) (
 	if meta.Error != "" {
 		return nil, field("content", "function does not load: "+meta.Error)
 	}
+	// Two files registering one function leave only the newer one live,
+	// so a version or a rollback written to the other file would not take
+	// effect: refuse instead of deploying something that is not served.
+	if cur, ok := s.registry.Get(meta.Name); ok && cur.File != "" && cur.File != req.Filename {
+		if _, err := os.Stat(filepath.Join(dir, cur.File)); err == nil {
+			return nil, field("filename", fmt.Sprintf("function '%s' is deployed from %s; upload the new "+
+				"version as %s (or delete %s first)", meta.Name, cur.File, cur.File, cur.File))
+		}
+	}
 	var warnings []string
 	if stem := strings.TrimSuffix(strings.TrimSuffix(req.Filename, ".py"), ".bin"); meta.Name != stem {
 		warnings = append(warnings, fmt.Sprintf("the file registers function %q, not %q", meta.Name, stem))

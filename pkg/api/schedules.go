@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tinybase/tinybase/pkg/calls"
+	"github.com/tinybase/tinybase/pkg/functions"
 	"github.com/tinybase/tinybase/pkg/schedule"
 	"github.com/tinybase/tinybase/pkg/schedule/schedstore"
 )
@@ -154,8 +155,12 @@ func (s *Server) createSchedule(c *fiber.Ctx) error {
 	case b.Spec == nil:
 		return fieldError("schedule", "schedule is required")
 	}
-	if _, ok := s.registry.Get(*b.FunctionName); !ok {
+	m, ok := s.registry.Get(*b.FunctionName)
+	if !ok {
 		return badRequest(fmt.Sprintf("Function '%s' not found", *b.FunctionName))
+	}
+	if err := s.checkScheduleInput(m, b.InputData); err != nil {
+		return err
 	}
 	active := true
 	if b.IsActive != nil {
@@ -202,6 +207,13 @@ func (s *Server) patchSchedule(c *fiber.Ctx) error {
 	}
 	if b.Name != nil && (*b.Name == "" || utf8.RuneCountInString(*b.Name) > schedstore.MaxNameLen) {
 		return fieldError("name", fmt.Sprintf("name must be 1 to %d characters", schedstore.MaxNameLen))
+	}
+	if b.InputData != nil {
+		if m, ok := s.registry.Get(sc.FunctionName); ok {
+			if err := s.checkScheduleInput(m, b.InputData); err != nil {
+				return err
+			}
+		}
 	}
 	updated, err := s.sched.store.Update(c.UserContext(), sc.ID, schedstore.Patch{Name: b.Name, Spec: b.Spec,
 		InputData: b.InputData, IsActive: b.IsActive}, s.sched.publishEvent("updated"))
@@ -322,4 +334,30 @@ func (s *Server) previewSpec(c *fiber.Ctx) error {
 		return specError(err)
 	}
 	return c.JSON(fiber.Map{"next": rfc3339All(spec.Upcoming(after, count))})
+}
+
+// checkScheduleInput checks a schedule's input data against its function's
+// input schema, as a call's payload is checked, so a schedule that could
+// only ever fail is refused when it is saved: 422 naming the fields under
+// input_data.
+func (s *Server) checkScheduleInput(m functions.Meta, input json.RawMessage) error {
+	payload := input
+	if len(bytes.TrimSpace(payload)) == 0 || string(bytes.TrimSpace(payload)) == "null" {
+		payload = json.RawMessage("{}")
+	}
+	errs, err := functions.ValidateInput(m.InputSchema, payload)
+	if err != nil || len(errs) == 0 {
+		return nil // an unusable schema is not the schedule's fault; the call reports it
+	}
+	e := unprocessable(fmt.Sprintf("input_data does not match the input schema of '%s': %s %s",
+		m.Name, errs[0].Field, errs[0].Message))
+	e.Code = "validation_error"
+	for _, fe := range errs {
+		field := "input_data"
+		if fe.Field != "" && fe.Field != "(payload)" {
+			field += "." + fe.Field
+		}
+		e.Fields = append(e.Fields, FieldError{Field: field, Code: fe.Code, Message: fe.Message})
+	}
+	return e
 }

@@ -138,6 +138,18 @@ func TestScheduleEndpoints(t *testing.T) {
 		}
 	}
 
+	// Input data is checked against the function's input schema, on create
+	// and on change: a schedule that could only fail is refused.
+	code, body = sreq(t, "POST", u, token, `{"name":"typed","function_name":"hello",
+		"schedule":{"method":"cron","cron":"* * * * *"},"input_data":{"name":5}}`, nil)
+	if code != 422 || !strings.Contains(body, `"field":"input_data.name"`) {
+		t.Errorf("create with input_data the function refuses: %d %s", code, body)
+	}
+	code, body = sreq(t, "PATCH", u+"/"+sc.ID, token, `{"input_data":{"name":[1]}}`, nil)
+	if code != 422 || !strings.Contains(body, `"field":"input_data.name"`) {
+		t.Errorf("change to input_data the function refuses: %d %s", code, body)
+	}
+
 	// A second, inactive schedule; list filters and pagination.
 	var paused scheduleJSON
 	if code, body := sreq(t, "POST", u, token, map[string]any{"name": "paused", "function_name": "hello",
