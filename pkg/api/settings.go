@@ -60,6 +60,9 @@ func (s *Server) updateSettings(c *fiber.Ctx) error {
 		e := badRequest(ve.Error())
 		e.Code = "invalid_setting"
 		e.Fields = []FieldError{{Field: ve.Key, Code: "invalid", Message: ve.Err.Error()}}
+		for _, more := range ve.More {
+			e.Fields = append(e.Fields, FieldError{Field: more.Key, Code: "invalid", Message: more.Err.Error()})
+		}
 		return e
 	}
 	if err != nil {

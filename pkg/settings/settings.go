@@ -147,6 +147,7 @@ func (s *Service) Update(ctx context.Context, changes map[string]json.RawMessage
 	// Several spellings may name one key; each spelling's proposal is kept
 	// so that conflicting ones are refused instead of silently picked.
 	proposed := map[string]json.RawMessage{}
+	var refused []*ValidationError
 	names := slices.Sorted(maps.Keys(changes))
 	for _, name := range names {
 		raw := changes[name]
@@ -169,16 +170,15 @@ func (s *Service) Update(ctx context.Context, changes map[string]json.RawMessage
 			continue
 		}
 		v, err := decodeValue(key, raw)
+		if err == nil {
+			err = checkValue(key, v)
+		}
+		if raw, ok := v.(json.RawMessage); ok && err == nil && s.extCheck != nil && byKey[key] == nil {
+			err = s.extCheck(key, raw)
+		}
 		if err != nil {
-			return nil, nil, invalid(name, err)
-		}
-		if err := checkValue(key, v); err != nil {
-			return nil, nil, invalid(name, err)
-		}
-		if raw, ok := v.(json.RawMessage); ok && s.extCheck != nil && byKey[key] == nil {
-			if err := s.extCheck(key, raw); err != nil {
-				return nil, nil, invalid(name, err)
-			}
+			refused = append(refused, invalid(name, err))
+			continue
 		}
 		if equal(v, cur.values[key]) {
 			continue
@@ -189,6 +189,11 @@ func (s *Service) Update(ctx context.Context, changes map[string]json.RawMessage
 		proposed[key] = raw
 		next[key] = v
 		changed[key] = true
+	}
+	if len(refused) > 0 {
+		first := refused[0]
+		first.More = refused[1:]
+		return nil, nil, first
 	}
 	if len(changed) == 0 {
 		return cur, nil, nil

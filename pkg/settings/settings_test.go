@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,6 +157,17 @@ func TestValidationSavesNothing(t *testing.T) {
 				t.Fatalf("something was saved: %v", s.Current().Public())
 			}
 		})
+	}
+	// Every refused value of one request is reported, not only the first.
+	_, _, err := s.Update(ctx, body(t, `{"server_timezone": "Mars/Olympus", "auth_portal_primary_color": "red",
+		"instance_name": "ok"}`))
+	var ve *ValidationError
+	if !errors.As(err, &ve) || len(ve.More) != 1 {
+		t.Fatalf("two bad values: %v (more: %v)", err, ve)
+	}
+	if keys := []string{ve.Key, ve.More[0].Key}; !slices.Contains(keys, "server_timezone") ||
+		!slices.Contains(keys, "auth_portal_primary_color") {
+		t.Fatalf("refused keys %v", keys)
 	}
 	// The portal passes once both redirect URLs are given in the same change.
 	if _, _, err := s.Update(ctx, body(t, `{"auth_portal_enabled": true,
