@@ -109,9 +109,6 @@ func TestFunctionsCLI(t *testing.T) {
 			t.Fatal(err)
 		}
 		out, err := cli(admin, "deploy", file, "-n", "e2e")
-		if strings.Contains(out, "HTTP 404") {
-			t.Skipf("the instance has no upload endpoint yet (POST /api/admin/functions/upload answers 404):\n%s", out)
-		}
 		if err != nil || !strings.Contains(out, "[1/1]") || !strings.Contains(out, "new version") {
 			t.Fatalf("deploy: %v\n%s", err, out)
 		}
@@ -138,9 +135,6 @@ func TestFunctionsCLI(t *testing.T) {
 	t.Run("deploy Go", func(t *testing.T) {
 		// The built binary is not UTF-8, so it travels base64-encoded.
 		out, err := cli(admin, "deploy", filepath.Join(dir, "functions", "greet_go"), "-n", "go")
-		if strings.Contains(out, "HTTP 404") || strings.Contains(out, "must be a Python file name") {
-			t.Skipf("the upload endpoint does not take executables yet (base64 content):\n%s", out)
-		}
 		if err != nil || !strings.Contains(out, "greet_go.bin") {
 			t.Fatalf("deploy: %v\n%s", err, out)
 		}
