@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,9 +20,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/tinybase/tinybase/test/bench/benchkit"
 )
 
 func main() {
@@ -62,42 +61,6 @@ func summarise(name string, lat []time.Duration, wall time.Duration) stats {
 		perSecond: float64(len(lat)) / wall.Seconds()}
 }
 
-// instance is one `tinybase serve` started for the benchmark.
-type instance struct {
-	dir  string
-	base string
-	srv  *exec.Cmd
-}
-
-func startInstance(bin string, workers int) (*instance, error) {
-	dir, err := os.MkdirTemp("", "tinybase-bench-")
-	if err != nil {
-		return nil, err
-	}
-	if out, err := exec.Command(bin, "init", "--dir", dir, "--admin-email", "admin@example.com",
-		"--admin-password", "admin12345").CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("init: %v: %s", err, out)
-	}
-	httpPort, busPort := freePort(), freePort()
-	srv := exec.Command(bin, "serve", "--dir", dir, "--workers", strconv.Itoa(workers))
-	srv.Env = append(os.Environ(), "TINYBASE_SERVER_HOST=127.0.0.1",
-		"TINYBASE_SERVER_PORT="+strconv.Itoa(httpPort), "TINYBASE_BUS_PORT="+strconv.Itoa(busPort),
-		"TINYBASE_LOG_LEVEL=warn")
-	srv.Stderr = os.Stderr
-	if err := srv.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	return &instance{dir: dir, base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), srv: srv}, nil
-}
-
-func (in *instance) stop() {
-	_ = in.srv.Process.Signal(syscall.SIGTERM)
-	_ = in.srv.Wait()
-	os.RemoveAll(in.dir)
-}
-
 // caller returns a function that calls name once and checks it succeeded.
 func caller(base, name string, conc int) func() error {
 	url := base + "/api/functions/" + name
@@ -134,8 +97,8 @@ func waitAnswering(call func() error, what string) error {
 // coldCalls adds n copies of hello under new names and times the first
 // call of each: the worker has no process for them yet, so each call
 // starts one (interpreter and SDK import included).
-func coldCalls(in *instance, n int) (sample, error) {
-	src, err := os.ReadFile(filepath.Join(in.dir, "functions", "hello.py"))
+func coldCalls(in *benchkit.Instance, n int) (sample, error) {
+	src, err := os.ReadFile(filepath.Join(in.Dir, "functions", "hello.py"))
 	if err != nil {
 		return sample{}, err
 	}
@@ -146,7 +109,7 @@ func coldCalls(in *instance, n int) (sample, error) {
 		if code == string(src) {
 			return sample{}, fmt.Errorf("hello.py has no name=\"hello\" to rename")
 		}
-		if err := os.WriteFile(filepath.Join(in.dir, "functions", name+".py"), []byte(code), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(in.Dir, "functions", name+".py"), []byte(code), 0o644); err != nil {
 			return sample{}, err
 		}
 		names = append(names, name)
@@ -154,7 +117,7 @@ func coldCalls(in *instance, n int) (sample, error) {
 	// Wait until every copy is listed, without calling it.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get(in.base + "/api/functions")
+		resp, err := http.Get(in.Base + "/api/functions")
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -175,7 +138,7 @@ func coldCalls(in *instance, n int) (sample, error) {
 	start := time.Now()
 	for _, name := range names {
 		t0 := time.Now()
-		if err := caller(in.base, name, 1)(); err != nil {
+		if err := caller(in.Base, name, 1)(); err != nil {
 			return sample{}, fmt.Errorf("cold call %s: %w", name, err)
 		}
 		lat = append(lat, time.Since(t0))
@@ -193,12 +156,12 @@ func run(bin string, calls, conc int, workerCounts []int, cold int) error {
 	var coldRow *stats
 	var fnDir string
 	for i, workers := range workerCounts {
-		in, err := startInstance(bin, workers)
+		in, err := benchkit.Start(bin, workers)
 		if err != nil {
 			return err
 		}
 		err = func() error {
-			call := caller(in.base, "hello", conc)
+			call := caller(in.Base, "hello", conc)
 			if err := waitAnswering(call, "hello"); err != nil {
 				return err
 			}
@@ -232,14 +195,14 @@ func run(bin string, calls, conc int, workerCounts []int, cold int) error {
 				if err != nil {
 					return err
 				}
-				if out, err := exec.Command("cp", "-r", filepath.Join(in.dir, "functions"), fnDir).CombinedOutput(); err != nil {
+				if out, err := exec.Command("cp", "-r", filepath.Join(in.Dir, "functions"), fnDir).CombinedOutput(); err != nil {
 					return fmt.Errorf("copy functions: %v: %s", err, out)
 				}
 				fnDir = filepath.Join(fnDir, "functions")
 			}
 			return nil
 		}()
-		in.stop()
+		in.Stop()
 		if err != nil {
 			return err
 		}
@@ -277,39 +240,8 @@ type sample struct {
 }
 
 func measure(call func() error, n, conc int) (sample, error) {
-	lat := make([]time.Duration, n)
-	var next int64
-	var mu sync.Mutex
-	var firstErr error
-	var wg sync.WaitGroup
-	start := time.Now()
-	for c := 0; c < conc; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if int(i) >= n {
-					return
-				}
-				t0 := time.Now()
-				if err := call(); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					return
-				}
-				lat[i] = time.Since(t0)
-			}
-		}()
-	}
-	wg.Wait()
-	return sample{lat: lat, wall: time.Since(start)}, firstErr
+	lat, wall, err := benchkit.Measure(n, conc, func(int) error { return call() })
+	return sample{lat: lat, wall: wall}, err
 }
 
 // rawRoundTrips talks the function protocol straight to one warm
@@ -367,13 +299,4 @@ func rawRoundTrips(fnDir string, n int) (sample, error) {
 		lat[i] = time.Since(t0)
 	}
 	return sample{lat: lat, wall: time.Since(start)}, nil
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -16,24 +16,18 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/tinybase/tinybase/test/bench/benchkit"
 )
 
 func main() {
@@ -48,72 +42,14 @@ func main() {
 	}
 }
 
-type server struct {
-	base   string
-	token  string
-	client *http.Client
-}
-
-func (s *server) do(method, path string, body []byte, want int) ([]byte, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, s.base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if s.token != "" {
-		req.Header.Set("Authorization", "Bearer "+s.token)
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != want {
-		return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, data)
-	}
-	return data, nil
-}
-
-// measure runs n creates on conc goroutines and returns their latencies
-// and the wall time.
-func (s *server) measure(n, conc int) ([]time.Duration, time.Duration, error) {
-	lat := make([]time.Duration, n)
-	var next atomic.Int64
-	var firstErr error
-	var once sync.Once
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				body := fmt.Sprintf(`{"data": {"title": "record %d", "note": "nothing to see", "n": %d}}`, i, i)
-				t0 := time.Now()
-				if _, err := s.do("POST", "/api/collections/bench/records", []byte(body), 201); err != nil {
-					once.Do(func() { firstErr = err })
-					return
-				}
-				lat[i] = time.Since(t0)
-			}
-		}()
-	}
-	wg.Wait()
-	return lat, time.Since(start), firstErr
+// measureCreates runs n creates on conc goroutines and returns their
+// latencies and the wall time.
+func measureCreates(c *benchkit.Client, n, conc int) ([]time.Duration, time.Duration, error) {
+	return benchkit.Measure(n, conc, func(i int) error {
+		body := fmt.Sprintf(`{"data": {"title": "record %d", "note": "nothing to see", "n": %d}}`, i, i)
+		_, err := c.Do("POST", "/api/collections/bench/records", []byte(body), 201)
+		return err
+	})
 }
 
 type result struct {
@@ -134,50 +70,16 @@ func run(bin string, requests, conc, rounds int) error {
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "tinybase-bench-ext-")
+	in, err := benchkit.Start(bin, 1)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	proj := filepath.Join(dir, "project")
-	if out, err := exec.Command(bin, "init", "--dir", proj, "--admin-email", "admin@example.com",
-		"--admin-password", "admin12345").CombinedOutput(); err != nil {
-		return fmt.Errorf("init: %v: %s", err, out)
-	}
-	httpPort, busPort := freePort(), freePort()
-	srv := exec.Command(bin, "serve", "--dir", proj, "--workers", "1")
-	srv.Env = append(os.Environ(), "TINYBASE_SERVER_HOST=127.0.0.1",
-		"TINYBASE_SERVER_PORT="+strconv.Itoa(httpPort), "TINYBASE_BUS_PORT="+strconv.Itoa(busPort),
-		"TINYBASE_LOG_LEVEL=warn")
-	srv.Stderr = os.Stderr
-	if err := srv.Start(); err != nil {
+	defer in.Stop()
+	s := benchkit.NewClient(in.Base, conc)
+	if err := s.LoginAdmin(60 * time.Second); err != nil {
 		return err
 	}
-	defer func() {
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		_ = srv.Wait()
-	}()
-	s := &server{base: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
-		client: &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2}}}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		body, err := s.do("POST", "/api/auth/login", []byte(`{"email":"admin@example.com","password":"admin12345"}`), 200)
-		if err == nil {
-			var r struct {
-				AccessToken string `json:"access_token"`
-			}
-			if err := json.Unmarshal(body, &r); err != nil {
-				return err
-			}
-			s.token = r.AccessToken
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("api never answered: %w", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if _, err := s.do("POST", "/api/collections", []byte(`{"name": "bench", "label": "Bench", "schema": {"fields": [
+	if _, err := s.Do("POST", "/api/collections", []byte(`{"name": "bench", "label": "Bench", "schema": {"fields": [
 		{"name": "title", "type": "string", "required": true}, {"name": "note", "type": "string"},
 		{"name": "n", "type": "integer"}]}}`), 201); err != nil {
 		return err
@@ -188,20 +90,20 @@ func run(bin string, requests, conc, rounds int) error {
 	}
 	for _, src := range []string{"test/bench/extensions/observer", "examples/extensions/wordfilter"} {
 		body, _ := json.Marshal(map[string]any{"path": filepath.Join(root, src), "is_enabled": false})
-		if _, err := s.do("POST", "/api/admin/extensions", body, 201); err != nil {
+		if _, err := s.Do("POST", "/api/admin/extensions", body, 201); err != nil {
 			return fmt.Errorf("install %s: %w", src, err)
 		}
 	}
 	enable := func(name string, on bool) error {
 		body := fmt.Appendf(nil, `{"is_enabled": %t}`, on)
-		if _, err := s.do("PATCH", "/api/admin/extensions/"+name, body, 200); err != nil {
+		if _, err := s.Do("PATCH", "/api/admin/extensions/"+name, body, 200); err != nil {
 			return err
 		}
 		if !on {
 			return nil
 		}
 		for range 100 {
-			data, err := s.do("GET", "/api/admin/extensions/"+name, nil, 200)
+			data, err := s.Do("GET", "/api/admin/extensions/"+name, nil, 200)
 			if err != nil {
 				return err
 			}
@@ -235,14 +137,14 @@ func run(bin string, requests, conc, rounds int) error {
 					return err
 				}
 			}
-			if _, _, err := s.measure(requests/10, 1); err != nil { // warm-up
+			if _, _, err := measureCreates(s, requests/10, 1); err != nil { // warm-up
 				return err
 			}
-			seq, seqWall, err := s.measure(requests, 1)
+			seq, seqWall, err := measureCreates(s, requests, 1)
 			if err != nil {
 				return err
 			}
-			par, parWall, err := s.measure(requests, conc)
+			par, parWall, err := measureCreates(s, requests, conc)
 			if err != nil {
 				return err
 			}
@@ -285,12 +187,3 @@ func run(bin string, requests, conc, rounds int) error {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond)) }
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}

@@ -15,23 +15,18 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
 	_ "github.com/ncruces/go-sqlite3/driver"
+
+	"github.com/tinybase/tinybase/test/bench/benchkit"
 )
 
 func main() {
@@ -64,72 +59,6 @@ func summarise(name string, records int, lat []time.Duration, wall time.Duration
 		perSec: float64(len(lat)) / wall.Seconds()}
 }
 
-// measure runs n calls of fn on conc goroutines; fn gets the call's index.
-func measure(n, conc int, fn func(i int) error) ([]time.Duration, time.Duration, error) {
-	lat := make([]time.Duration, n)
-	var next atomic.Int64
-	var firstErr error
-	var once sync.Once
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				t0 := time.Now()
-				if err := fn(i); err != nil {
-					once.Do(func() { firstErr = err })
-					return
-				}
-				lat[i] = time.Since(t0)
-			}
-		}()
-	}
-	wg.Wait()
-	return lat, time.Since(start), firstErr
-}
-
-type server struct {
-	base   string
-	token  string
-	client *http.Client
-}
-
-func (s *server) do(method, path string, body []byte, want int) ([]byte, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, s.base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if s.token != "" {
-		req.Header.Set("Authorization", "Bearer "+s.token)
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != want {
-		return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, data)
-	}
-	return data, nil
-}
-
 func run(bin string, conc, small, large, requests, rawN int) error {
 	bin, err := filepath.Abs(bin)
 	if err != nil {
@@ -151,45 +80,16 @@ func run(bin string, conc, small, large, requests, rawN int) error {
 		return err
 	}
 
-	proj := filepath.Join(dir, "project")
-	if out, err := exec.Command(bin, "init", "--dir", proj, "--admin-email", "admin@example.com",
-		"--admin-password", "admin12345").CombinedOutput(); err != nil {
-		return fmt.Errorf("init: %v: %s", err, out)
-	}
-	httpPort, busPort := freePort(), freePort()
-	srv := exec.Command(bin, "serve", "--dir", proj, "--workers", "1")
-	srv.Env = append(os.Environ(), "TINYBASE_SERVER_HOST=127.0.0.1",
-		"TINYBASE_SERVER_PORT="+strconv.Itoa(httpPort), "TINYBASE_BUS_PORT="+strconv.Itoa(busPort),
-		"TINYBASE_LOG_LEVEL=warn")
-	srv.Stderr = os.Stderr
-	if err := srv.Start(); err != nil {
+	in, err := benchkit.Start(bin, 1)
+	if err != nil {
 		return err
 	}
-	defer func() {
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		_ = srv.Wait()
-	}()
-	s := &server{base: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
-		client: &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2}}}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		body, err := s.do("POST", "/api/auth/login", []byte(`{"email":"admin@example.com","password":"admin12345"}`), 200)
-		if err == nil {
-			var r struct {
-				AccessToken string `json:"access_token"`
-			}
-			if err := json.Unmarshal(body, &r); err != nil {
-				return err
-			}
-			s.token = r.AccessToken
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("api never answered: %w", err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	defer in.Stop()
+	s := benchkit.NewClient(in.Base, conc)
+	if err := s.LoginAdmin(60 * time.Second); err != nil {
+		return err
 	}
-	if _, err := s.do("POST", "/api/collections", []byte(`{"name": "bench", "label": "Bench", "schema": {"fields": [
+	if _, err := s.Do("POST", "/api/collections", []byte(`{"name": "bench", "label": "Bench", "schema": {"fields": [
 		{"name": "title", "type": "string", "required": true}, {"name": "n", "type": "integer"},
 		{"name": "bucket", "type": "integer", "index": true}]}}`), 201); err != nil {
 		return err
@@ -203,10 +103,10 @@ func run(bin string, conc, small, large, requests, rawN int) error {
 	// bucket groups 50 consecutive records, so a bucket filter matches 50
 	// records at any collection size.
 	create := func(from, to int) (row, error) {
-		lat, wall, err := measure(to-from, conc, func(i int) error {
+		lat, wall, err := benchkit.Measure(to-from, conc, func(i int) error {
 			n := from + i
 			body := fmt.Sprintf(`{"data": {"title": "record %d", "n": %d, "bucket": %d}}`, n, n, n/50)
-			data, err := s.do("POST", "/api/collections/bench/records", []byte(body), 201)
+			data, err := s.Do("POST", "/api/collections/bench/records", []byte(body), 201)
 			if err != nil {
 				return err
 			}
@@ -244,10 +144,10 @@ func run(bin string, conc, small, large, requests, rawN int) error {
 			}},
 		} {
 			// A short warm-up, then the measurement.
-			if _, _, err := measure(200, conc, func(int) error { _, err := s.do("GET", op.path(), nil, 200); return err }); err != nil {
+			if _, _, err := benchkit.Measure(200, conc, func(int) error { _, err := s.Do("GET", op.path(), nil, 200); return err }); err != nil {
 				return err
 			}
-			lat, wall, err := measure(requests, conc, func(int) error { _, err := s.do("GET", op.path(), nil, 200); return err })
+			lat, wall, err := benchkit.Measure(requests, conc, func(int) error { _, err := s.Do("GET", op.path(), nil, 200); return err })
 			if err != nil {
 				return err
 			}
@@ -355,13 +255,4 @@ func numCPU() int {
 		}
 	}
 	return n
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
