@@ -222,7 +222,14 @@ test('admin UI end to end', { timeout: 300_000 }, async (t) => {
     assert.match(await err.innerText(), /another record already has this value/)
     assert.equal(await dialog.locator(`[data-field="title"] ${tid('field-error')}`).count(), 0)
     await shoot('record-duplicate')
+    // Typed values: Escape and Cancel ask before discarding them.
     await page.keyboard.press('Escape')
+    await page.locator(tid('confirm-dialog')).waitFor()
+    await page.click(tid('confirm-cancel'))
+    await page.locator(tid('confirm-dialog')).waitFor({ state: 'hidden' })
+    assert.equal(await dialog.locator('[name="title"]').inputValue(), 'Dune, again')
+    await page.click(tid('record-cancel'))
+    await page.click(tid('confirm-ok'))
     await dialog.waitFor({ state: 'hidden' })
     assert.equal(await page.locator(`${tid('records-table')} ${tid('row')}`).count(), 1)
   })
@@ -270,6 +277,40 @@ test('admin UI end to end', { timeout: 300_000 }, async (t) => {
     await page.click(tid('confirm-ok'))
     await anathem.waitFor({ state: 'detached' })
     assert.equal(await rows.count(), 1)
+  })
+
+  await step('the schema editor guards unsaved changes; a number must be finite', async () => {
+    await page.click(tid('edit-schema'))
+    await page.waitForURL((u) => u.pathname === '/admin/collections/books/schema')
+    const unloadBlocked = () => page.evaluate(() => {
+      const e = new Event('beforeunload', { cancelable: true })
+      window.dispatchEvent(e)
+      return e.defaultPrevented
+    })
+    assert.equal(await unloadBlocked(), false)
+    await page.click(tid('field-add'))
+    const fields = page.locator(tid('schema-field'))
+    await fields.nth(2).locator(tid('field-name')).fill('price')
+    await fields.nth(2).locator(tid('field-type')).selectOption('number')
+    assert.equal(await unloadBlocked(), true)
+    await page.getByRole('link', { name: 'Cancel' }).click()
+    await page.locator(tid('confirm-dialog')).waitFor()
+    await page.click(tid('confirm-cancel'))
+    assert.equal(new URL(page.url()).pathname, '/admin/collections/books/schema')
+    await page.click(tid('collection-save')) // no question after a save
+    await page.waitForURL((u) => u.pathname === '/admin/collections/books')
+    assert.equal(await page.locator(tid('confirm-dialog')).isVisible(), false)
+
+    await page.click(tid('record-new'))
+    const dialog = page.locator(tid('record-dialog'))
+    await dialog.locator('[name="title"]').fill('Too dear')
+    await dialog.locator('[name="price"]').fill('1e400')
+    await page.click(tid('record-save'))
+    await dialog.locator(`[data-field="price"] ${tid('field-error')}`).filter({ hasText: 'must be a finite number' }).waitFor()
+    await page.keyboard.press('Escape')
+    await page.click(tid('confirm-ok'))
+    await dialog.waitFor({ state: 'hidden' })
+    assert.equal(await page.locator(`${tid('records-table')} ${tid('row')}`).count(), 1)
   })
 
   await step('create a user, see a refused password at its field, delete the user', async () => {
@@ -604,6 +645,47 @@ test('functions, calls, schedules, workers, settings and profile pages', { timeo
     await page.check(tid('call-async'))
     await page.click(tid('call-submit'))
     await page.locator(tid('call-result')).filter({ hasText: '0.25' }).waitFor({ timeout: 60_000 })
+  })
+
+  await step('a new version keeps the file name; number fields are checked as typed', async () => {
+    // The picked file gives only the content: the name stays divide.py.
+    await page.click(tid('upload-open'))
+    const dialog = page.locator(tid('upload-dialog'))
+    const filename = dialog.locator('[name="filename"]')
+    assert.equal(await filename.inputValue(), 'divide.py')
+    assert.equal(await filename.getAttribute('readonly'), '')
+    const v2 = divide.replace('    b: float\n', '    b: float\n    digits: int = 6\n')
+      .replace('payload.a / payload.b}', 'round(payload.a / payload.b, payload.digits)}')
+    await dialog.locator(tid('upload-file')).setInputFiles({ name: 'divide_v2.py', mimeType: 'text/x-python', buffer: Buffer.from(v2) })
+    await page.waitForFunction(() => /digits/.test(document.querySelector('[data-testid="upload-dialog"] [name="content"]')?.value || ''))
+    assert.equal(await filename.inputValue(), 'divide.py')
+    await page.click(tid('upload-submit'))
+    await dialog.locator(tid('upload-result')).waitFor({ timeout: 70_000 })
+    await page.keyboard.press('Escape')
+    const files = await page.evaluate(async () => (await (await fetch('/api/functions/admin/list', {
+      headers: { Authorization: `Bearer ${localStorage.getItem('tb_access_token')}` } })).json())
+      .filter((f) => f.name === 'divide').map((f) => f.file_path))
+    assert.equal(files.length, 1, files.join(', '))
+    assert.match(files[0], /(^|\/)divide\.py$/)
+
+    const form = page.locator(tid('call-form'))
+    for (let i = 0; i < 20; i++) { // the new schema reaches the registry a moment after the upload
+      await page.goto(`${base}/admin/functions/divide`)
+      if (await form.locator('[name="digits"]').waitFor({ timeout: 1500 }).then(() => true, () => false)) break
+    }
+    await form.locator('[name="a"]').fill('1')
+    await form.locator('[name="b"]').fill('3')
+    await form.locator('[name="digits"]').fill('1.5')
+    await form.locator(`[data-field="digits"] ${tid('field-error')}`).filter({ hasText: 'must be a whole number' }).waitFor()
+    assert.equal(await page.locator(tid('call-submit')).isDisabled(), true)
+    await form.locator('[name="digits"]').fill('2')
+    await form.locator('[name="a"]').fill('1e999')
+    await form.locator(`[data-field="a"] ${tid('field-error')}`).filter({ hasText: 'must be a finite number' }).waitFor()
+    assert.equal(await form.locator(`[data-field="digits"] ${tid('field-error')}`).count(), 0)
+    assert.equal(await page.locator(tid('call-submit')).isDisabled(), true)
+    await form.locator('[name="a"]').fill('1')
+    await page.click(tid('call-submit'))
+    await page.locator(tid('call-result')).filter({ hasText: '0.33' }).waitFor({ timeout: 60_000 })
   })
 
   await step('the call history filters by status and shows a call with its stderr', async () => {
