@@ -406,3 +406,34 @@ func TestNewVersionServes(t *testing.T) {
 		return nil
 	})
 }
+
+// TestWrongMethod checks that a known path asked with another method is
+// 405 with Allow, and an unknown path is still 404.
+func TestWrongMethod(t *testing.T) {
+	env := testenv.New(t)
+	_, base := startAPI(t, env)
+	token := login(t, base)
+	for _, tc := range []struct {
+		method, path string
+		want         int
+		allow        string
+	}{
+		{"PUT", "/api/admin/activity", 405, "GET, HEAD"},
+		{"GET", "/api/functions/hello", 405, "POST"},
+		{"DELETE", "/api/collections", 405, "GET, HEAD, POST"},
+		{"GET", "/api/nothing/here", 404, ""},
+	} {
+		req, _ := http.NewRequest(tc.method, base+tc.path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || resp.Header.Get("Allow") != tc.allow {
+			t.Errorf("%s %s: %d Allow %q, want %d %q: %s", tc.method, tc.path, resp.StatusCode,
+				resp.Header.Get("Allow"), tc.want, tc.allow, body)
+		}
+	}
+}

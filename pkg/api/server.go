@@ -100,7 +100,7 @@ func (s *Server) App() *fiber.App {
 	s.scheduleRoutes(api)
 	s.extensionRoutes(api)
 
-	api.Use(func(c *fiber.Ctx) error { return notFound("Not Found") })
+	api.Use(s.apiNotFound(app, &methodTable{}))
 
 	if dir := s.cfg.Admin.StaticDir; dir != "" {
 		files := admin.Files()
