@@ -348,7 +348,8 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (Token, error)
 	t.UpdatedAt = store.Now()
 	sc, _ := json.Marshal(t.Scopes)
 	res, err := s.db.W.ExecContext(ctx,
-		`UPDATE application_tokens SET name = ?, description = ?, scopes = ?, is_active = ?, updated_at = ? WHERE id = ?`,
+		`UPDATE application_tokens SET name = ?, description = ?, scopes = ?, is_active = ?, updated_at = ?
+			WHERE id = ?`,
 		t.Name, t.Description, string(sc), t.IsActive, t.UpdatedAt, id)
 	if err != nil {
 		return Token{}, fmt.Errorf("update application token: %w", err)
@@ -449,7 +450,8 @@ func checkName(name string) error {
 
 func checkDescription(d *string) error {
 	if d != nil && utf8.RuneCountInString(*d) > MaxDescriptionLen {
-		return &InputError{Field: "description", Message: fmt.Sprintf("must be at most %d characters", MaxDescriptionLen)}
+		return &InputError{Field: "description",
+			Message: fmt.Sprintf("must be at most %d characters", MaxDescriptionLen)}
 	}
 	return nil
 }

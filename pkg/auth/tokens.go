@@ -121,7 +121,8 @@ func NewIssuer(secret []byte, opts IssuerOptions) *Issuer {
 	case opts.Leeway < 0:
 		opts.Leeway = 0
 	}
-	iss := &Issuer{secret: slices.Clone(secret), opts: opts, now: time.Now, verified: newVerifiedCache(verifiedCacheSize)}
+	iss := &Issuer{secret: slices.Clone(secret), opts: opts, now: time.Now,
+		verified: newVerifiedCache(verifiedCacheSize)}
 	iss.parser = iss.newParser()
 	return iss
 }

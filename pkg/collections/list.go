@@ -227,7 +227,8 @@ func (s *Service) ListRecords(ctx context.Context, coll string, o ListOptions) (
 		if err != nil {
 			var fe *FilterError
 			if errors.As(err, &fe) {
-				return Page{}, &InputError{Field: "filter", Message: fmt.Sprintf("%s (at offset %d)", fe.Message, fe.Pos)}
+				return Page{}, &InputError{Field: "filter",
+					Message: fmt.Sprintf("%s (at offset %d)", fe.Message, fe.Pos)}
 			}
 			return Page{}, err
 		}
@@ -288,7 +289,8 @@ func (s *Service) ListRecords(ctx context.Context, coll string, o ListOptions) (
 			rowid int64
 			key   any
 		)
-		if err := rows.Scan(&r.ID, &r.CollectionID, &owner, &data, &r.CreatedAt, &r.UpdatedAt, &rowid, &key); err != nil {
+		err := rows.Scan(&r.ID, &r.CollectionID, &owner, &data, &r.CreatedAt, &r.UpdatedAt, &rowid, &key)
+		if err != nil {
 			return Page{}, fmt.Errorf("list records: %w", err)
 		}
 		if len(p.Records) == o.Limit {

@@ -135,7 +135,8 @@ func checkUnique(ctx context.Context, tx *sql.Tx, cid string, sch Schema, data j
 		if err != nil {
 			return nil, fmt.Errorf("check unique %s: %w", f.Name, err)
 		}
-		errs = append(errs, FieldError{Field: f.Name, Code: CodeUnique, Message: "another record already has this value"})
+		errs = append(errs, FieldError{Field: f.Name, Code: CodeUnique,
+			Message: "another record already has this value"})
 	}
 	return errs, nil
 }
@@ -257,7 +258,8 @@ func (s *Service) CreateRecord(ctx context.Context, coll string, ownerID *string
 		if conflicts != nil {
 			return &UniqueError{Errors: conflicts}
 		}
-		_, err = s.txExec(ctx, tx, qInsertRecord, r.ID, r.CollectionID, ownerID, string(r.Data), r.CreatedAt, r.UpdatedAt)
+		_, err = s.txExec(ctx, tx, qInsertRecord, r.ID, r.CollectionID, ownerID, string(r.Data),
+			r.CreatedAt, r.UpdatedAt)
 		return writeErr(err, cid, sch)
 	}, func() {
 		s.publish([]Event{{Op: OpCreate, Collection: coll, Record: r, At: r.CreatedAt}})

@@ -112,7 +112,8 @@ func (s *Service) deleteWithPolicies(ctx context.Context, tx *sql.Tx, coll, cid,
 	now := store.Now()
 	var events []Event
 	for _, v := range queue {
-		r, err := scanRecord(tx.QueryRowContext(ctx, `DELETE FROM records WHERE id = ? RETURNING `+returningColumns, v.id))
+		r, err := scanRecord(tx.QueryRowContext(ctx,
+			`DELETE FROM records WHERE id = ? RETURNING `+returningColumns, v.id))
 		if err != nil {
 			return nil, fmt.Errorf("delete record %s: %w", v.id, err)
 		}

@@ -193,7 +193,8 @@ func (s *Sender) compose(m Message, to *mail.Address) ([]byte, error) {
 		fmt.Fprintf(&buf, "%s: %s\r\n", kv.k, kv.v)
 	}
 	if m.HTML == "" {
-		buf.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n")
+		buf.WriteString("Content-Type: text/plain; charset=utf-8\r\n" +
+			"Content-Transfer-Encoding: quoted-printable\r\n\r\n")
 		if err := writeQP(&buf, m.Text); err != nil {
 			return nil, err
 		}

@@ -65,13 +65,15 @@ func ParseCron(expr string) (*Cron, error) {
 	if strings.HasPrefix(text, "@") {
 		exp, ok := macros[strings.ToLower(text)]
 		if !ok {
-			return nil, fmt.Errorf("unknown cron macro '%s' (use @yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly)", text)
+			return nil, fmt.Errorf("unknown cron macro '%s' (use @yearly, @annually, @monthly, @weekly, "+
+				"@daily, @midnight or @hourly)", text)
 		}
 		text = exp
 	}
 	parts := strings.Fields(text)
 	if len(parts) != 5 {
-		return nil, fmt.Errorf("cron expression '%s' must have five fields (minute hour day-of-month month day-of-week), got %d",
+		return nil, fmt.Errorf("cron expression '%s' must have five fields "+
+			"(minute hour day-of-month month day-of-week), got %d",
 			expr, len(parts))
 	}
 	c := &Cron{Expr: expr}
@@ -108,7 +110,8 @@ func parseField(text string, f fieldSpec) (uint64, error) {
 		if stepped {
 			n, err := strconv.Atoi(stepText)
 			if err != nil || n <= 0 {
-				return 0, fmt.Errorf("%s field '%s': step '%s' must be a whole number greater than 0", f.name, text, stepText)
+				return 0, fmt.Errorf("%s field '%s': step '%s' must be a whole number greater than 0",
+					f.name, text, stepText)
 			}
 			step = n
 		}

@@ -47,7 +47,8 @@ type leaderLoop struct {
 	wake    chan struct{}
 }
 
-func newLeader(nc *nats.Conn, pub *publisher, id string, grace time.Duration, held func() bool, log *slog.Logger) *leaderLoop {
+func newLeader(nc *nats.Conn, pub *publisher, id string, grace time.Duration, held func() bool,
+	log *slog.Logger) *leaderLoop {
 	return &leaderLoop{nc: nc, pub: pub, id: id, grace: grace, held: held, log: log,
 		entries: map[string]*entry{}, revs: map[string]int64{}, wake: make(chan struct{}, 1)}
 }

@@ -195,7 +195,8 @@ func run(bin string, calls, conc int, workerCounts []int, cold int) error {
 				if err != nil {
 					return err
 				}
-				if out, err := exec.Command("cp", "-r", filepath.Join(in.Dir, "functions"), fnDir).CombinedOutput(); err != nil {
+				cp := exec.Command("cp", "-r", filepath.Join(in.Dir, "functions"), fnDir)
+				if out, err := cp.CombinedOutput(); err != nil {
 					return fmt.Errorf("copy functions: %v: %s", err, out)
 				}
 				fnDir = filepath.Join(fnDir, "functions")

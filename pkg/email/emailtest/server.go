@@ -239,7 +239,8 @@ func (s *Server) serve(c net.Conn) {
 			if fail {
 				s.failNext--
 			} else {
-				s.messages = append(s.messages, Message{From: ss.from, To: ss.to, Data: data, TLS: ss.tls, User: ss.user})
+				s.messages = append(s.messages,
+					Message{From: ss.from, To: ss.to, Data: data, TLS: ss.tls, User: ss.user})
 			}
 			s.mu.Unlock()
 			if fail {

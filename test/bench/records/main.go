@@ -144,10 +144,11 @@ func run(bin string, conc, small, large, requests, rawN int) error {
 			}},
 		} {
 			// A short warm-up, then the measurement.
-			if _, _, err := benchkit.Measure(200, conc, func(int) error { _, err := s.Do("GET", op.path(), nil, 200); return err }); err != nil {
+			get := func(int) error { _, err := s.Do("GET", op.path(), nil, 200); return err }
+			if _, _, err := benchkit.Measure(200, conc, get); err != nil {
 				return err
 			}
-			lat, wall, err := benchkit.Measure(requests, conc, func(int) error { _, err := s.Do("GET", op.path(), nil, 200); return err })
+			lat, wall, err := benchkit.Measure(requests, conc, get)
 			if err != nil {
 				return err
 			}
@@ -217,7 +218,8 @@ func rawInserts(path, sync string, n int) (row, error) {
 			data TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)`,
 		`CREATE INDEX records_collection_created ON records (collection_id, created_at)`,
 		`CREATE INDEX records_owner ON records (owner_id)`,
-		`CREATE INDEX records_bucket ON records (collection_id, json_extract(data, '$."bucket"')) WHERE collection_id = 'c'`,
+		`CREATE INDEX records_bucket ON records (collection_id, json_extract(data, '$."bucket"'))
+			WHERE collection_id = 'c'`,
 	} {
 		if _, err := db.Exec(q); err != nil {
 			return row{}, err

@@ -224,7 +224,8 @@ func run(bin string, n int, idle time.Duration) error {
 		sort.Slice(pub, func(i, j int) bool { return pub[i] < pub[j] })
 		r := result{name: round, n: len(late), cpu: ce - cs}
 		if len(late) > 0 {
-			r.p50, r.p99, r.max, r.pubP99 = quantile(late, .5), quantile(late, .99), late[len(late)-1], quantile(pub, .99)
+			r.p50, r.p99, r.max = quantile(late, .5), quantile(late, .99), late[len(late)-1]
+			r.pubP99 = quantile(pub, .99)
 		}
 		return r
 	}
@@ -243,7 +244,8 @@ func run(bin string, n int, idle time.Duration) error {
 	for _, r := range []result{spread, burstRes} {
 		label := map[string]string{"spread": "spread over one minute", "burst": "all at the same instant"}[r.name]
 		fmt.Printf("%-32s %7d %10v %10v %10v %14v %12v\n", label, r.n, r.p50.Round(10*time.Microsecond),
-			r.p99.Round(10*time.Microsecond), r.max.Round(10*time.Microsecond), r.pubP99.Round(10*time.Microsecond), r.cpu)
+			r.p99.Round(10*time.Microsecond), r.max.Round(10*time.Microsecond),
+			r.pubP99.Round(10*time.Microsecond), r.cpu)
 	}
 	fmt.Printf("\nscheduler CPU while idle: %v over %v before the fires (%.3f%%), %v over %v after (%.3f%%)\n",
 		idleCPU, idleWin.Round(time.Second), 100*idleCPU.Seconds()/idleWin.Seconds(),
