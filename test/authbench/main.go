@@ -16,18 +16,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/tinybase/tinybase/test/bench/benchkit"
 )
 
 func main() {
@@ -68,32 +67,13 @@ func run(bin string, conc, requests, refreshes, logins, cost, rounds int) error 
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "tinybase-authbench-")
+	in, err := benchkit.Start(bin, 0, "TINYBASE_AUTH_BCRYPT_COST="+strconv.Itoa(cost),
+		"TINYBASE_RATE_LIMIT_ENABLED=false", "TINYBASE_SCHEDULER_ENABLED=false")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	env := append(os.Environ(), "TINYBASE_AUTH_BCRYPT_COST="+strconv.Itoa(cost))
-	initCmd := exec.Command(bin, "init", "--dir", dir, "--admin-email", "admin@example.com",
-		"--admin-password", "admin12345")
-	initCmd.Env = env
-	if out, err := initCmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("init: %v: %s", err, out)
-	}
-	httpPort, busPort := freePort(), freePort()
-	srv := exec.Command(bin, "serve", "--dir", dir, "--workers", "0")
-	srv.Env = append(env, "TINYBASE_SERVER_HOST=127.0.0.1",
-		"TINYBASE_SERVER_PORT="+strconv.Itoa(httpPort), "TINYBASE_BUS_PORT="+strconv.Itoa(busPort),
-		"TINYBASE_LOG_LEVEL=warn", "TINYBASE_RATE_LIMIT_ENABLED=false", "TINYBASE_SCHEDULER_ENABLED=false")
-	srv.Stderr = os.Stderr
-	if err := srv.Start(); err != nil {
-		return err
-	}
-	defer func() {
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		_ = srv.Wait()
-	}()
-	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	defer in.Stop()
+	base := in.Base
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc * 2, MaxIdleConns: conc * 2}}
 	b := bench{client: client, base: base}
 
@@ -106,7 +86,7 @@ func run(bin string, conc, requests, refreshes, logins, cost, rounds int) error 
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	creds := map[string]string{"email": "admin@example.com", "password": "admin12345"}
+	creds := map[string]string{"email": benchkit.AdminEmail, "password": benchkit.AdminPassword}
 	login := func() (map[string]any, error) {
 		body, err := b.do("POST", "/api/auth/login", "", creds, 200)
 		if err != nil {
@@ -258,39 +238,7 @@ func (b bench) do(method, path, token string, body any, want int) ([]byte, error
 }
 
 // measure runs n calls of f on conc goroutines (f gets the goroutine's
-// index) and returns each call's latency and the wall time.
+// number) and returns each call's latency and the wall time.
 func measure(n, conc int, f func(w int) error) ([]time.Duration, time.Duration, error) {
-	lat := make([]time.Duration, n)
-	var next atomic.Int64
-	var firstErr error
-	var once sync.Once
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := range conc {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				t0 := time.Now()
-				if err := f(w); err != nil {
-					once.Do(func() { firstErr = err })
-					return
-				}
-				lat[i] = time.Since(t0)
-			}
-		})
-	}
-	wg.Wait()
-	return lat, time.Since(start), firstErr
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return benchkit.Measure(n, conc, func(w, _ int) error { return f(w) })
 }

@@ -241,7 +241,7 @@ type sample struct {
 }
 
 func measure(call func() error, n, conc int) (sample, error) {
-	lat, wall, err := benchkit.Measure(n, conc, func(int) error { return call() })
+	lat, wall, err := benchkit.Measure(n, conc, func(int, int) error { return call() })
 	return sample{lat: lat, wall: wall}, err
 }
 

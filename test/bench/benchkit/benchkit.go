@@ -48,15 +48,16 @@ type Instance struct {
 
 // Start initialises a project in a new temporary folder and serves it with
 // the given number of workers, logging warnings and errors to stderr. env
-// adds environment variables ("KEY=value") for the server.
+// adds environment variables ("KEY=value") for init and the server.
 func Start(bin string, workers int, env ...string) (*Instance, error) {
 	root, err := os.MkdirTemp("", "tinybase-bench-")
 	if err != nil {
 		return nil, err
 	}
 	dir := filepath.Join(root, "project")
-	if out, err := exec.Command(bin, "init", "--dir", dir, "--admin-email", AdminEmail,
-		"--admin-password", AdminPassword).CombinedOutput(); err != nil {
+	initCmd := exec.Command(bin, "init", "--dir", dir, "--admin-email", AdminEmail, "--admin-password", AdminPassword)
+	initCmd.Env = append(os.Environ(), env...)
+	if out, err := initCmd.CombinedOutput(); err != nil {
 		os.RemoveAll(root)
 		return nil, fmt.Errorf("init: %v: %s", err, out)
 	}
@@ -150,33 +151,31 @@ func (c *Client) LoginAdmin(wait time.Duration) error {
 	}
 }
 
-// Measure runs n calls of fn on conc goroutines (fn gets the call's index)
-// and returns each call's latency and the wall time. It stops at the first
-// error.
-func Measure(n, conc int, fn func(i int) error) ([]time.Duration, time.Duration, error) {
+// Measure runs n calls of fn on conc goroutines (fn gets its goroutine's
+// number, 0 to conc-1, and the call's index) and returns each call's
+// latency and the wall time. It stops at the first error.
+func Measure(n, conc int, fn func(w, i int) error) ([]time.Duration, time.Duration, error) {
 	lat := make([]time.Duration, n)
 	var next atomic.Int64
 	var firstErr error
 	var once sync.Once
 	var wg sync.WaitGroup
 	start := time.Now()
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for w := range conc {
+		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= n {
 					return
 				}
 				t0 := time.Now()
-				if err := fn(i); err != nil {
+				if err := fn(w, i); err != nil {
 					once.Do(func() { firstErr = err })
 					return
 				}
 				lat[i] = time.Since(t0)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	return lat, time.Since(start), firstErr

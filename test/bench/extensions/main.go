@@ -45,7 +45,7 @@ func main() {
 // measureCreates runs n creates on conc goroutines and returns their
 // latencies and the wall time.
 func measureCreates(c *benchkit.Client, n, conc int) ([]time.Duration, time.Duration, error) {
-	return benchkit.Measure(n, conc, func(i int) error {
+	return benchkit.Measure(n, conc, func(_, i int) error {
 		body := fmt.Sprintf(`{"data": {"title": "record %d", "note": "nothing to see", "n": %d}}`, i, i)
 		_, err := c.Do("POST", "/api/collections/bench/records", []byte(body), 201)
 		return err

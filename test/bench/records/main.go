@@ -103,7 +103,7 @@ func run(bin string, conc, small, large, requests, rawN int) error {
 	// bucket groups 50 consecutive records, so a bucket filter matches 50
 	// records at any collection size.
 	create := func(from, to int) (row, error) {
-		lat, wall, err := benchkit.Measure(to-from, conc, func(i int) error {
+		lat, wall, err := benchkit.Measure(to-from, conc, func(_, i int) error {
 			n := from + i
 			body := fmt.Sprintf(`{"data": {"title": "record %d", "n": %d, "bucket": %d}}`, n, n, n/50)
 			data, err := s.Do("POST", "/api/collections/bench/records", []byte(body), 201)
@@ -144,7 +144,7 @@ func run(bin string, conc, small, large, requests, rawN int) error {
 			}},
 		} {
 			// A short warm-up, then the measurement.
-			get := func(int) error { _, err := s.Do("GET", op.path(), nil, 200); return err }
+			get := func(int, int) error { _, err := s.Do("GET", op.path(), nil, 200); return err }
 			if _, _, err := benchkit.Measure(200, conc, get); err != nil {
 				return err
 			}
