@@ -136,13 +136,7 @@ func (s *Server) callFunction(c *fiber.Ctx) error {
 	if errs, err := functions.ValidateInput(m.InputSchema, payload); err != nil {
 		s.log.Warn("input schema unusable; payload not checked", "function", m.Name, "error", err)
 	} else if len(errs) > 0 {
-		e := unprocessable(fmt.Sprintf("Payload does not match the input schema of '%s': %s %s",
-			m.Name, errs[0].Field, errs[0].Message))
-		e.Code = "validation_error"
-		for _, fe := range errs {
-			e.Fields = append(e.Fields, FieldError{Field: fe.Field, Code: fe.Code, Message: fe.Message})
-		}
-		return e
+		return inputSchemaError("Payload", "", m.Name, errs)
 	}
 	if !s.dispatch.anyWorker() {
 		e := newError(http.StatusServiceUnavailable, "no_workers",
@@ -247,4 +241,24 @@ func (s *Server) getCall(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(call)
+}
+
+// inputSchemaError is the 422 for a payload its function's input schema
+// refuses: what names the payload in the message, and each field error is
+// reported under prefix ("input_data.x" for a schedule's input).
+func inputSchemaError(what, prefix, function string, errs []functions.FieldError) *Error {
+	e := unprocessable(fmt.Sprintf("%s does not match the input schema of '%s': %s %s",
+		what, function, errs[0].Field, errs[0].Message))
+	e.Code = "validation_error"
+	for _, fe := range errs {
+		field := fe.Field
+		if prefix != "" {
+			field = prefix
+			if fe.Field != "" && fe.Field != "(payload)" {
+				field += "." + fe.Field
+			}
+		}
+		e.Fields = append(e.Fields, FieldError{Field: field, Code: fe.Code, Message: fe.Message})
+	}
+	return e
 }

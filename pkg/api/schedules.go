@@ -349,15 +349,5 @@ func (s *Server) checkScheduleInput(m functions.Meta, input json.RawMessage) err
 	if err != nil || len(errs) == 0 {
 		return nil // an unusable schema is not the schedule's fault; the call reports it
 	}
-	e := unprocessable(fmt.Sprintf("input_data does not match the input schema of '%s': %s %s",
-		m.Name, errs[0].Field, errs[0].Message))
-	e.Code = "validation_error"
-	for _, fe := range errs {
-		field := "input_data"
-		if fe.Field != "" && fe.Field != "(payload)" {
-			field += "." + fe.Field
-		}
-		e.Fields = append(e.Fields, FieldError{Field: field, Code: fe.Code, Message: fe.Message})
-	}
-	return e
+	return inputSchemaError("input_data", "input_data", m.Name, errs)
 }
