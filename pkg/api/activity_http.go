@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -89,10 +88,9 @@ func (s *Server) streamActivity(c *fiber.Ctx) error {
 	// The stream outlives the request's authentication: keep the token to
 	// check again while it runs, so a logout, a deleted user or lost admin
 	// rights end it.
-	token := c.Query("token")
-	if h := c.Get(fiber.HeaderAuthorization); h != "" {
-		_, token, _ = strings.Cut(h, " ")
-		token = strings.TrimSpace(token)
+	token := bearerToken(c)
+	if token == "" {
+		token = c.Query("token")
 	}
 	stillAdmin := func() bool {
 		who, _, ok := s.tokenCaller(token)

@@ -42,15 +42,13 @@ const callerKey = "tb.caller"
 // view, then the user's current role from the users service (a token's
 // is_admin claim is never trusted, so a demotion applies at once).
 func (s *Server) authenticate(c *fiber.Ctx) error {
-	h := c.Get(fiber.HeaderAuthorization)
-	if h == "" && c.Path() == activityStreamPath && c.Query("token") != "" {
+	token := bearerToken(c)
+	if token == "" && c.Get(fiber.HeaderAuthorization) == "" && c.Path() == activityStreamPath {
 		// EventSource cannot send headers; this one read-only route takes
 		// the token from the query instead.
-		h = "Bearer " + c.Query("token")
+		token = c.Query("token")
 	}
-	scheme, token, ok := strings.Cut(h, " ")
-	token = strings.TrimSpace(token)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+	if token == "" {
 		return c.Next()
 	}
 	who, writes, ok := s.tokenCaller(token)

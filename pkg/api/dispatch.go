@@ -486,26 +486,21 @@ func (d *dispatcher) handleResult(msg jetstream.Msg) {
 	_ = msg.Ack()
 }
 
-// awaitRecorded waits, up to ctx's end, until the outcome of a call whose
-// caller was already answered is committed. With id "" it waits for every
-// call being recorded at the moment, for reads of many calls.
-func (d *dispatcher) awaitRecorded(ctx context.Context, id string) {
+// awaitRecorded waits, up to ctx's end, until the outcomes of the given
+// calls whose callers were already answered are committed, and reports
+// whether there was any to wait for.
+func (d *dispatcher) awaitRecorded(ctx context.Context, ids ...string) bool {
 	if d == nil {
-		return
+		return false
 	}
 	var pending []chan struct{}
-	if id != "" {
+	for _, id := range ids {
 		if ch, ok := d.finishing.Load(id); ok {
 			pending = append(pending, ch.(chan struct{}))
 		}
-	} else {
-		d.finishing.Range(func(_, ch any) bool {
-			pending = append(pending, ch.(chan struct{}))
-			return true
-		})
 	}
 	if len(pending) == 0 {
-		return
+		return false
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -513,9 +508,10 @@ func (d *dispatcher) awaitRecorded(ctx context.Context, id string) {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return
+			return true
 		}
 	}
+	return true
 }
 
 func (d *dispatcher) record(r *busv1.CallResult) error {

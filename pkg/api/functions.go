@@ -220,10 +220,22 @@ func (s *Server) listCalls(c *fiber.Ctx) error {
 	default:
 		return unprocessable("trigger_type must be manual or schedule")
 	}
-	s.dispatch.awaitRecorded(c.UserContext(), "")
 	list, total, err := s.calls.List(c.UserContext(), f)
 	if err != nil {
 		return err
+	}
+	// A running call on the page may already have been answered: read the
+	// page again once its outcome is committed.
+	var running []string
+	for _, call := range list {
+		if call.Status == calls.StatusRunning {
+			running = append(running, call.ID)
+		}
+	}
+	if s.dispatch.awaitRecorded(c.UserContext(), running...) {
+		if list, total, err = s.calls.List(c.UserContext(), f); err != nil {
+			return err
+		}
 	}
 	if list == nil {
 		list = []calls.Call{}

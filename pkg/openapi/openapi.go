@@ -56,7 +56,8 @@ func Build(in Input) obj {
 		"servers": []obj{{"url": "/"}},
 		"tags": []obj{
 			{"name": "system"}, {"name": "auth"}, {"name": "collections"}, {"name": "records"},
-			{"name": "functions"}, {"name": "schedules"}, {"name": "admin"}, {"name": "activity"},
+			{"name": "functions"}, {"name": "schedules"}, {"name": "admin"}, {"name": "extensions"},
+			{"name": "activity"},
 		},
 		"paths": paths,
 		"components": obj{

@@ -1,5 +1,7 @@
 package openapi
 
+import "github.com/tinybase/tinybase/pkg/activity"
+
 // Parameters shared by several operations.
 var (
 	collectionName = pathParam("collection_name", "the collection's name")
@@ -249,7 +251,8 @@ func activityParams() []obj {
 		query("subject", str(), `a subject or a "/"-separated prefix: "notes" matches notes/<id>`),
 		query("since", timestamp(), "entries at or after"),
 		query("until", timestamp(), "entries before"),
-		query("limit", obj{"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, ""),
+		query("limit", obj{"type": "integer", "minimum": 1, "maximum": activity.MaxLimit,
+			"default": activity.DefaultLimit}, ""),
 		query("cursor", str(), "the next_cursor of the previous page"),
 	}
 }

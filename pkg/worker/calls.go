@@ -21,10 +21,16 @@ import (
 // lost).
 func (w *Worker) handleCall(runCtx context.Context, msg jetstream.Msg) {
 	w.inFlight.Add(1)
-	delivering := false
+	// done ends the call's bookkeeping; it runs here unless the result's
+	// delivery takes it over.
+	var stopProgress context.CancelFunc = func() {}
+	done := func() {
+		stopProgress()
+		w.inFlight.Add(-1)
+	}
 	defer func() {
-		if !delivering {
-			w.inFlight.Add(-1)
+		if done != nil {
+			done()
 		}
 	}()
 
@@ -42,12 +48,8 @@ func (w *Worker) handleCall(runCtx context.Context, msg jetstream.Msg) {
 
 	// Tell JetStream the call is alive while it runs; a silent worker's
 	// calls are redelivered after bus.CallAckWait.
-	progressCtx, stopProgress := context.WithCancel(context.Background())
-	defer func() {
-		if !delivering {
-			stopProgress()
-		}
-	}()
+	progressCtx, cancelProgress := context.WithCancel(context.Background())
+	stopProgress = cancelProgress
 	go func() {
 		t := time.NewTicker(bus.CallProgressInterval)
 		defer t.Stop()
@@ -93,12 +95,12 @@ func (w *Worker) handleCall(runCtx context.Context, msg jetstream.Msg) {
 	// The result is delivered while this slot takes its next call: the
 	// delivery waits for the api to commit it, which is disk time, not
 	// this worker's.
-	delivering = true
+	finish := done
+	done = nil
 	w.deliveries.Add(1)
 	go func() {
 		defer w.deliveries.Done()
-		defer w.inFlight.Add(-1)
-		defer stopProgress()
+		defer finish()
 		w.deliver(msg, out, data, log)
 	}()
 }
