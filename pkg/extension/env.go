@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -36,8 +35,6 @@ func buildEnv() []string {
 	}
 	return env
 }
-
-func dirOf(path string) string { return filepath.Dir(path) }
 
 // lineLogger turns a plugin's stderr into structured log lines carrying
 // the extension's name, at most 20 a second (bursts of 100), so that a

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -232,7 +233,7 @@ func (p *proc) start() error {
 	cmd := exec.Command(p.path)
 	// A minimal environment: never the server's secrets or configuration.
 	cmd.Env = pluginEnv(p.name)
-	cmd.Dir = dirOf(p.path)
+	cmd.Dir = filepath.Dir(p.path)
 	setProcAttrs(cmd)
 	stderr, stdio := newLineLogger(p.log), newLineLogger(p.log)
 	client := plugin.NewClient(&plugin.ClientConfig{

@@ -1,9 +1,5 @@
 package openapi
 
-import "sort"
-
-func sortStrings(s []string) { sort.Strings(s) }
-
 // timestamp is the one time format TinyBase serves.
 func timestamp() obj {
 	return desc(strf("date-time"), "RFC 3339 in UTC with microseconds")

@@ -1,5 +1,10 @@
 package openapi
 
+import (
+	"maps"
+	"slices"
+)
+
 // obj is a JSON object of the document. The document is built from maps:
 // encoding/json writes map keys sorted, so the same input always gives the
 // same bytes (the golden test relies on it).
@@ -19,10 +24,7 @@ func enum(values ...string) obj { return obj{"type": "string", "enum": values} }
 // nullable lets a schema also be null, the OpenAPI 3.1 way.
 func nullable(s obj) obj {
 	if t, ok := s["type"].(string); ok && len(s) <= 3 {
-		out := obj{}
-		for k, v := range s {
-			out[k] = v
-		}
+		out := maps.Clone(s)
 		out["type"] = []string{t, "null"}
 		return out
 	}
@@ -42,10 +44,7 @@ func object(props obj, required ...string) obj {
 
 // with returns a copy of s with k set to v.
 func with(s obj, k string, v any) obj {
-	out := obj{}
-	for key, val := range s {
-		out[key] = val
-	}
+	out := maps.Clone(s)
 	out[k] = v
 	return out
 }
@@ -58,6 +57,6 @@ func keys(props obj) []string {
 	for k := range props {
 		out = append(out, k)
 	}
-	sortStrings(out)
+	slices.Sort(out)
 	return out
 }
