@@ -55,6 +55,9 @@ type Manager struct {
 
 	mu    sync.Mutex // serialises lifecycle changes
 	procs map[string]*running
+	// live mirrors procs for readers on the request path (routes, status),
+	// which must not wait for m.mu while an extension starts or stops.
+	live sync.Map // name → *running
 	// table is the hook routing in force, rebuilt on every change, read
 	// lock-free on the request path.
 	table atomic.Pointer[hookTable]
@@ -125,6 +128,7 @@ func (m *Manager) Close() {
 			m.halt(r)
 		}()
 		delete(m.procs, name)
+		m.live.Delete(name)
 	}
 	wg.Wait()
 }
@@ -138,6 +142,7 @@ func (m *Manager) launch(r Row) {
 		done: make(chan struct{})}
 	run.policy.Store(r.Policy)
 	m.procs[r.Name] = run
+	m.live.Store(r.Name, run)
 	go p.run()
 	go m.drain(run)
 }
@@ -217,9 +222,7 @@ func (m *Manager) Get(ctx context.Context, name string) (Info, error) {
 }
 
 func (m *Manager) info(r Row) Info {
-	m.mu.Lock()
-	run := m.procs[r.Name]
-	m.mu.Unlock()
+	run := m.running(r.Name)
 	st := Status{State: StateStopped}
 	if run != nil {
 		st = run.proc.Status()
@@ -252,6 +255,7 @@ func (m *Manager) Update(ctx context.Context, name string, enabled *bool, policy
 		m.waitFirstStart(m.procs[name])
 	case !r.IsEnabled && run != nil:
 		delete(m.procs, name)
+		m.live.Delete(name)
 		stopping = run
 	case run != nil:
 		run.policy.Store(r.Policy)
@@ -279,6 +283,7 @@ func (m *Manager) Uninstall(ctx context.Context, name string) error {
 	}
 	if run := m.procs[name]; run != nil {
 		delete(m.procs, name)
+		m.live.Delete(name)
 		if err := m.reload(ctx); err != nil {
 			return err
 		}
@@ -321,9 +326,7 @@ func (m *Manager) waitFirstStart(r *running) {
 // WaitStarted waits until an extension's first start attempt finished
 // (tests and install use it); it returns its status.
 func (m *Manager) WaitStarted(ctx context.Context, name string) (Status, error) {
-	m.mu.Lock()
-	run := m.procs[name]
-	m.mu.Unlock()
+	run := m.running(name)
 	if run == nil {
 		return Status{State: StateStopped}, ErrUnavailable
 	}
@@ -333,4 +336,13 @@ func (m *Manager) WaitStarted(ctx context.Context, name string) (Status, error) 
 	case <-ctx.Done():
 		return run.proc.Status(), ctx.Err()
 	}
+}
+
+// running returns the extension's process if it is enabled, without
+// waiting for a start or stop in progress.
+func (m *Manager) running(name string) *running {
+	if v, ok := m.live.Load(name); ok {
+		return v.(*running)
+	}
+	return nil
 }

@@ -57,9 +57,7 @@ func RoutePath(raw string) (string, error) {
 // the route's Auth before calling Route. HEAD is served by a GET route
 // unless a HEAD route matches.
 func (m *Manager) MatchRoute(name, method, path string) (RouteSpec, error) {
-	m.mu.Lock()
-	run := m.procs[name]
-	m.mu.Unlock()
+	run := m.running(name)
 	if run == nil {
 		return RouteSpec{}, ErrNotFound
 	}
@@ -89,9 +87,7 @@ func matchPath(pattern, path string) bool {
 // ErrUnavailable (its process is not running), ErrTimeout, ErrTooLarge,
 // ErrRouteFailed (it answered an error; the text is for the log).
 func (m *Manager) Route(ctx context.Context, name string, req *extv1.RouteRequest) (*extv1.RouteResponse, error) {
-	m.mu.Lock()
-	run := m.procs[name]
-	m.mu.Unlock()
+	run := m.running(name)
 	if run == nil {
 		return nil, ErrNotFound
 	}
