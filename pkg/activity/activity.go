@@ -8,9 +8,9 @@
 // accepted (returned nil) is written unless the process dies first: Close
 // writes everything still queued before it returns, and a failed write is
 // retried. What the log cannot promise is survival of a crash (kill -9,
-// power loss) between Append and the next batch commit, typically a few
-// milliseconds; the event itself (a record write, a call) is durable on
-// its own, the log entry about it is not.
+// power loss) between Append and the next batch commit, at most about
+// CoalesceDelay later; the event itself (a record write, a call) is
+// durable on its own, the log entry about it is not.
 package activity
 
 import (
@@ -35,6 +35,11 @@ const (
 	batchSize = 500
 	// retryDelay is the pause before a failed batch is written again.
 	retryDelay = 500 * time.Millisecond
+	// CoalesceDelay is how long the writer lets entries gather after the
+	// first one arrives. Every commit costs an fsync and CPU that the
+	// requests being logged compete for; a call or a record write would
+	// otherwise pay for its own log entry's commit.
+	CoalesceDelay = 50 * time.Millisecond
 )
 
 // Entry is one line of the activity log.
@@ -80,6 +85,7 @@ type Log struct {
 	pending []Entry
 	closed  bool
 	wake    chan struct{}
+	stop    chan struct{} // closed by Close: write what is queued now
 	done    chan struct{}
 	dropped uint64
 }
@@ -89,7 +95,8 @@ func Open(db *store.DB, log *slog.Logger) *Log {
 	if log == nil {
 		log = slog.Default()
 	}
-	l := &Log{db: db, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	l := &Log{db: db, log: log, wake: make(chan struct{}, 1), stop: make(chan struct{}),
+		done: make(chan struct{})}
 	go l.run()
 	return l
 }
@@ -156,6 +163,7 @@ func (l *Log) Close() {
 	l.closed = true
 	l.mu.Unlock()
 	if !already {
+		close(l.stop)
 		select {
 		case l.wake <- struct{}{}:
 		default:
@@ -168,8 +176,18 @@ func (l *Log) Close() {
 // run is the writer goroutine: it takes what is queued and writes it.
 func (l *Log) run() {
 	defer close(l.done)
+	gather := time.NewTimer(CoalesceDelay)
+	gather.Stop()
 	for {
 		<-l.wake
+		if l.Pending() < batchSize {
+			gather.Reset(CoalesceDelay)
+			select {
+			case <-gather.C:
+			case <-l.stop:
+				gather.Stop()
+			}
+		}
 		for {
 			l.mu.Lock()
 			n := min(len(l.pending), batchSize)

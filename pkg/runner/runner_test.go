@@ -103,7 +103,7 @@ type fixture struct {
 	sdkDir string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 not installed")
@@ -116,7 +116,7 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{dir: dir, sdkDir: sdkDir}
 }
 
-func (f *fixture) write(t *testing.T, name, src string, mode os.FileMode) Function {
+func (f *fixture) write(t testing.TB, name, src string, mode os.FileMode) Function {
 	t.Helper()
 	dir := filepath.Join(f.dir, "functions")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -136,7 +136,7 @@ func (f *fixture) shell(t *testing.T, mode string) Function {
 	return f.write(t, "sh_"+mode, strings.ReplaceAll(shellSource, "MODE", mode), 0o755)
 }
 
-func (f *fixture) runner(t *testing.T, opts Options) *Runner {
+func (f *fixture) runner(t testing.TB, opts Options) *Runner {
 	t.Helper()
 	if opts.SDKDir == "" {
 		opts.SDKDir = f.sdkDir
