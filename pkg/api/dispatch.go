@@ -40,7 +40,15 @@ type dispatcher struct {
 	log    *slog.Logger
 
 	mu       sync.Mutex
-	waiters  map[string]chan *busv1.CallResult
+	// waiters holds the synchronous calls whose callers wait, by id.
+	waiters  map[string]*pendingCall
+	// perWorker counts the calls handed to each worker directly and not
+	// yet finished (see sendDirect).
+	perWorker map[string]int
+	// directInbox is the prefix of the reply subjects of direct calls.
+	directInbox string
+	directReplies *nats.Subscription
+	rotate        atomic.Uint64
 	inFlight atomic.Int64
 
 	consume   jetstream.ConsumeContext
@@ -92,7 +100,7 @@ func (d *dispatcher) functionTimeout() time.Duration {
 func newDispatcher(conn *bus.Conn, callLog *calls.Calls, issuer *auth.Issuer, cfg *config.Config,
 	log *slog.Logger) *dispatcher {
 	return &dispatcher{conn: conn, calls: callLog, issuer: issuer, cfg: cfg, log: log,
-		waiters: make(map[string]chan *busv1.CallResult), closing: make(chan struct{}), gate: newUserGate(),
+		waiters: make(map[string]*pendingCall), perWorker: make(map[string]int), closing: make(chan struct{}), gate: newUserGate(),
 		maxPerUser: func() int { return cfg.RateLimit.MaxConcurrentFunctionsPerUser }}
 }
 
@@ -140,6 +148,10 @@ func (d *dispatcher) start(ctx context.Context) error {
 			d.gate.acquire(*c.RequestedByUserID, c.ID, 0)
 		}
 	}
+	if err := d.startDirect(ctx); err != nil {
+		return fmt.Errorf("subscribe to direct call replies: %w", err)
+	}
+	go d.sweepOrphans(ctx, running)
 	return nil
 }
 
@@ -156,6 +168,9 @@ func (d *dispatcher) stop() {
 	}
 	if d.directSub != nil {
 		_ = d.directSub.Unsubscribe()
+	}
+	if d.directReplies != nil {
+		_ = d.directReplies.Unsubscribe()
 	}
 	d.handling.Wait()
 }
@@ -184,53 +199,17 @@ type callResponse struct {
 	DurationMS   int64           `json:"duration_ms"`
 }
 
-// enqueue records a call and stores it in the work queue. With wait set,
-// it first registers a waiter whose channel receives the result; the
-// caller must then call forget(id). A CallID given in the input is used
-// as is, and a call already recorded under it is only re-published (the
-// queue's deduplication window drops the duplicate), so a redelivered
-// trigger never runs twice.
-func (d *dispatcher) enqueue(ctx context.Context, in callInput, wait bool) (string, chan *busv1.CallResult, error) {
-	id, ch, stored, err := d.submit(ctx, in, wait)
-	if err == nil && stored != nil {
-		if serr := <-stored; serr != nil {
-			return "", nil, d.queueFailed(id, in.Meta.Name, serr, func() error { return nil })
-		}
+// enqueue records a call and stores it in the work queue; it returns once
+// both are durable, so the caller may acknowledge the call. A CallID given
+// in the input is used as is, and a call already recorded under it is only
+// re-published (the queue's deduplication window drops the duplicate), so
+// a redelivered trigger never runs twice.
+func (d *dispatcher) enqueue(ctx context.Context, in callInput) (string, error) {
+	id, req, err := d.prepare(in)
+	if err != nil {
+		return "", err
 	}
-	return id, ch, err
-}
-
-// submit is enqueue that, for a waiting caller, does not wait for the bus
-// to acknowledge storage: it returns a channel that reports it instead.
-func (d *dispatcher) submit(ctx context.Context, in callInput, wait bool) (_ string, _ chan *busv1.CallResult,
-	_ <-chan error, err error) {
-	id := in.CallID
-	if id == "" {
-		id = uuid.NewString()
-	}
-	if in.UserID != "" && in.TriggerType == calls.TriggerManual {
-		limit := d.maxPerUser()
-		if !d.gate.acquire(in.UserID, id, limit) {
-			e := newError(http.StatusTooManyRequests, "rate_limited",
-				fmt.Sprintf("Rate limit exceeded: maximum %d concurrent functions per user", limit))
-			e.Headers = map[string]string{"Retry-After": "1"}
-			return "", nil, nil, e
-		}
-	}
-	timeout := d.functionTimeout()
-	nc := calls.NewCall{ID: id, FunctionName: in.Meta.Name, TriggerType: in.TriggerType, KeepResult: in.KeepResult}
-	if in.Meta.VersionID != "" {
-		v := in.Meta.VersionID
-		nc.VersionID = &v
-	}
-	if in.UserID != "" {
-		u := in.UserID
-		nc.RequestedBy = &u
-	}
-	if in.TriggerID != "" {
-		t := in.TriggerID
-		nc.TriggerID = &t
-	}
+	nc := newCallOf(id, in, time.UnixMilli(req.EnqueuedAtMs))
 	// The row is written while the call is being queued: both take a disk
 	// write, and a call's result cannot be recorded before its worker has
 	// run it (a result that still finds no row is retried, see record).
@@ -248,58 +227,86 @@ func (d *dispatcher) submit(ctx context.Context, in callInput, wait bool) (_ str
 		_ = createErr()
 		d.creating.Delete(id)
 	}()
+	d.started(id, in)
+	data, err := proto.Marshal(req)
+	if err == nil {
+		err = <-d.publishQueued(id, in.Meta.Name, data)
+	}
+	if err != nil {
+		return "", d.queueFailed(id, in.Meta.Name, err, &nc, createErr)
+	}
+	if err := createErr(); err != nil {
+		return "", fmt.Errorf("record call: %w", err)
+	}
+	return id, nil
+}
+
+// prepare takes the caller's concurrency slot and builds the request of a
+// new call.
+func (d *dispatcher) prepare(in callInput) (string, *busv1.CallRequest, error) {
+	id := in.CallID
+	if id == "" {
+		id = uuid.NewString()
+	}
+	if in.UserID != "" && in.TriggerType == calls.TriggerManual {
+		limit := d.maxPerUser()
+		if !d.gate.acquire(in.UserID, id, limit) {
+			e := newError(http.StatusTooManyRequests, "rate_limited",
+				fmt.Sprintf("Rate limit exceeded: maximum %d concurrent functions per user", limit))
+			e.Headers = map[string]string{"Retry-After": "1"}
+			return "", nil, e
+		}
+	}
+	timeout := d.functionTimeout()
 	token, err := d.issuer.IssueCallToken(in.UserID, in.IsAdmin, id, timeout+resultWaitMargin)
 	if err != nil {
 		d.gate.release(id)
-		return "", nil, nil, err
+		return "", nil, err
 	}
-	req := &busv1.CallRequest{
+	return id, &busv1.CallRequest{
 		CallId: id, FunctionName: in.Meta.Name, Bundle: in.Meta.Bundle, Digest: in.Meta.Digest,
 		PayloadJson: in.Payload,
 		Context: &busv1.CallContext{ApiBaseUrl: d.cfg.APIURL(), AuthToken: token, UserId: in.UserID,
 			IsAdmin: in.IsAdmin},
 		TimeoutMs: timeout.Milliseconds(), TriggerType: in.TriggerType, TriggerId: in.TriggerID,
-		EnqueuedAtMs: time.Now().UnixMilli(),
-	}
-	data, err := proto.Marshal(req)
-	if err != nil {
-		d.gate.release(id)
-		return "", nil, nil, err
-	}
+		EnqueuedAtMs: time.Now().UnixMilli(), VersionId: in.Meta.VersionID, KeepResult: in.KeepResult,
+	}, nil
+}
 
+// started marks a call accepted: its token is honoured from now on.
+func (d *dispatcher) started(id string, in callInput) {
 	d.active.Store(id, struct{}{})
 	d.events.Load().emit(callStartedEvent(id, in))
-	defer func() {
-		// A synchronous caller is answered from the results stream, so it
-		// need not wait for the row; everyone else (async calls, whose
-		// callers read the row next, and schedule fires) does.
-		if wait && err == nil {
-			go func() {
-				if cerr := createErr(); cerr != nil {
-					d.log.Error("record call failed", "call_id", id, "error", cerr)
-				}
-			}()
-			return
-		}
-		if cerr := createErr(); cerr != nil && err == nil {
-			err = fmt.Errorf("record call: %w", cerr)
-		}
-	}()
-	var ch chan *busv1.CallResult
-	if wait {
-		ch = make(chan *busv1.CallResult, 1)
-		d.mu.Lock()
-		d.waiters[id] = ch
-		d.mu.Unlock()
+}
+
+// newCallOf is the record of a call being accepted.
+func newCallOf(id string, in callInput, at time.Time) calls.NewCall {
+	nc := calls.NewCall{ID: id, FunctionName: in.Meta.Name, TriggerType: in.TriggerType, KeepResult: in.KeepResult,
+		CreatedAt: at}
+	if in.Meta.VersionID != "" {
+		v := in.Meta.VersionID
+		nc.VersionID = &v
 	}
-	// The call is published asynchronously: a synchronous caller waits for
-	// the store's acknowledgement and for the result at the same time,
-	// which keeps one bus round trip off every call's latency.
-	fut, err := d.conn.JS.PublishAsync(bus.CallSubjectPrefix+in.Meta.Name, data, jetstream.WithMsgID(id))
-	if err != nil {
-		return "", nil, nil, d.queueFailed(id, in.Meta.Name, err, createErr)
+	if in.UserID != "" {
+		u := in.UserID
+		nc.RequestedBy = &u
 	}
+	if in.TriggerID != "" {
+		t := in.TriggerID
+		nc.TriggerID = &t
+	}
+	return nc
+}
+
+// publishQueued stores a call in the work queue without waiting: the
+// returned channel reports the bus's acknowledgement.
+func (d *dispatcher) publishQueued(id, function string, data []byte) <-chan error {
 	stored := make(chan error, 1)
+	fut, err := d.conn.JS.PublishAsync(bus.CallSubjectPrefix+function, data, jetstream.WithMsgID(id))
+	if err != nil {
+		stored <- err
+		return stored
+	}
 	go func() {
 		select {
 		case <-fut.Ok():
@@ -310,17 +317,11 @@ func (d *dispatcher) submit(ctx context.Context, in callInput, wait bool) (_ str
 			stored <- errors.New("no acknowledgement from the bus within 10s")
 		}
 	}()
-	if !wait {
-		if err := <-stored; err != nil {
-			return "", nil, nil, d.queueFailed(id, in.Meta.Name, err, createErr)
-		}
-		return id, nil, nil, nil
-	}
-	return id, ch, stored, nil
+	return stored
 }
 
 // queueFailed records a call that could not be queued and answers 503.
-func (d *dispatcher) queueFailed(id, function string, err error, createErr func() error) error {
+func (d *dispatcher) queueFailed(id, function string, err error, origin *calls.NewCall, createErr func() error) error {
 	d.forget(id)
 	d.gate.release(id)
 	d.active.Delete(id)
@@ -328,7 +329,7 @@ func (d *dispatcher) queueFailed(id, function string, err error, createErr func(
 	_ = createErr()
 	now := time.Now()
 	if c, applied, err := d.calls.Finish(context.Background(), id, calls.Outcome{Status: "failed",
-		ErrorMessage: &msg, ErrorType: &typ, StartedAt: now, FinishedAt: now}); err == nil && applied {
+		ErrorMessage: &msg, ErrorType: &typ, StartedAt: now, FinishedAt: now, Origin: origin}); err == nil && applied {
 		d.events.Load().emit(callFinishedEvent(c))
 	}
 	d.log.Error("queue call failed", "call_id", id, "function", function, "error", err)
@@ -359,44 +360,103 @@ func (d *dispatcher) callActive(id string) bool {
 // forget drops the waiter of a call.
 func (d *dispatcher) forget(id string) {
 	d.mu.Lock()
-	delete(d.waiters, id)
+	if p := d.waiters[id]; p != nil {
+		p.row.Stop()
+		d.leftWorkerLocked(p)
+		delete(d.waiters, id)
+	}
 	d.mu.Unlock()
 }
 
-// call records, enqueues and waits for one function call.
+// runningRowDelay is how long a synchronous call runs before its record
+// is written as running. A call that finishes sooner is recorded once,
+// with its outcome: one commit instead of two on the path of every
+// short call. Until then the call exists only in this process and on
+// the bus; if the api dies meanwhile, its caller gets no answer, and the
+// worker's result, which carries the call's origin, is recorded by the
+// next api.
+const runningRowDelay = 200 * time.Millisecond
+
+// call runs one function call and waits for its outcome. It is handed
+// straight to a worker with a free slot when there is one, else stored in
+// the work queue.
 func (d *dispatcher) call(ctx context.Context, in callInput) (*callResponse, error) {
 	d.inFlight.Add(1)
 	defer d.inFlight.Add(-1)
-	id, ch, stored, err := d.submit(ctx, in, true)
+	id, req, err := d.prepare(in)
 	if err != nil {
 		return nil, err
 	}
+	data, err := proto.Marshal(req)
+	if err != nil {
+		d.gate.release(id)
+		return nil, err
+	}
+	p := &pendingCall{origin: newCallOf(id, in, time.UnixMilli(req.EnqueuedAtMs)), function: in.Meta.Name,
+		request: data, result: make(chan *busv1.CallResult, 1)}
+	p.row = time.AfterFunc(runningRowDelay, func() { d.writeRunning(id, p) })
+	d.mu.Lock()
+	d.waiters[id] = p
+	d.mu.Unlock()
 	defer d.forget(id)
+	d.started(id, in)
+
+	var stored <-chan error
+	if !d.sendDirect(id, p) {
+		stored = d.publishQueued(id, in.Meta.Name, data)
+	}
 	wait := time.NewTimer(d.functionTimeout() + resultWaitMargin)
 	defer wait.Stop()
-	for stored != nil {
+	for {
 		select {
-		case r := <-ch:
+		case r := <-p.result:
 			return responseOf(r), nil
 		case err := <-stored:
 			if err != nil {
-				return nil, d.queueFailed(id, in.Meta.Name, err, func() error { return nil })
+				return nil, d.queueFailed(id, in.Meta.Name, err, &p.origin, func() error { return nil })
 			}
 			stored = nil
+		case <-d.closing:
+			e := newError(http.StatusServiceUnavailable, "shutting_down",
+				fmt.Sprintf("The server is restarting; function call '%s' continues and will be recorded", id))
+			e.Headers = map[string]string{"Retry-After": "5"}
+			return nil, e
+		case <-wait.C:
+			e := newError(http.StatusGatewayTimeout, "call_pending",
+				fmt.Sprintf("Function call '%s' did not finish in time; it stays recorded and may still complete", id))
+			return nil, e
 		}
 	}
-	select {
-	case r := <-ch:
-		return responseOf(r), nil
-	case <-d.closing:
-		e := newError(http.StatusServiceUnavailable, "shutting_down",
-			fmt.Sprintf("The server is restarting; function call '%s' continues and will be recorded", id))
-		e.Headers = map[string]string{"Retry-After": "5"}
-		return nil, e
-	case <-wait.C:
-		e := newError(http.StatusGatewayTimeout, "call_pending",
-			fmt.Sprintf("Function call '%s' did not finish in time; it stays recorded and may still complete", id))
-		return nil, e
+}
+
+// pendingCall is a synchronous call waiting for its result.
+type pendingCall struct {
+	origin   calls.NewCall
+	function string
+	request  []byte // the encoded CallRequest, to queue it if its worker is lost
+	result   chan *busv1.CallResult
+	// row writes the running record once the call has taken
+	// runningRowDelay; stopped by the result.
+	row *time.Timer
+
+	// Guarded by dispatcher.mu.
+	worker string    // the worker it was handed to; "" once queued
+	sentAt time.Time // when it was handed to worker
+}
+
+// writeRunning records a call still running after runningRowDelay.
+func (d *dispatcher) writeRunning(id string, p *pendingCall) {
+	nc := p.origin
+	d.mu.Lock()
+	if p.worker != "" {
+		w := p.worker
+		nc.WorkerID = &w
+	}
+	d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := d.calls.Create(ctx, nc); err != nil && !errors.Is(err, calls.ErrCallExists) {
+		d.log.Error("record running call failed", "call_id", id, "error", err)
 	}
 }
 
@@ -435,10 +495,43 @@ func (d *dispatcher) deliver(r *busv1.CallResult) error {
 		d.finishing.CompareAndDelete(r.CallId, done)
 		close(done)
 	}()
+	origin := originOf(r)
+	d.mu.Lock()
+	if p := d.waiters[r.CallId]; p != nil {
+		p.row.Stop()
+		d.leftWorkerLocked(p)
+		if origin == nil {
+			origin = &p.origin
+		}
+	}
+	d.mu.Unlock()
 	if createErr == nil {
 		d.finishWaiting(r)
 	}
-	return d.record(r)
+	return d.record(r, origin)
+}
+
+// originOf is the origin a worker echoed in the result, if any.
+func originOf(r *busv1.CallResult) *calls.NewCall {
+	o := r.GetOrigin()
+	if o == nil || o.FunctionName == "" {
+		return nil
+	}
+	nc := &calls.NewCall{ID: r.CallId, FunctionName: o.FunctionName, TriggerType: o.TriggerType,
+		KeepResult: o.KeepResult}
+	if o.EnqueuedAtMs > 0 {
+		nc.CreatedAt = time.UnixMilli(o.EnqueuedAtMs)
+	}
+	if o.TriggerId != "" {
+		nc.TriggerID = &o.TriggerId
+	}
+	if o.UserId != "" {
+		nc.RequestedBy = &o.UserId
+	}
+	if o.VersionId != "" {
+		nc.VersionID = &o.VersionId
+	}
+	return nc
 }
 
 // handleDirect takes a result a worker sends straight to the api and
@@ -514,10 +607,12 @@ func (d *dispatcher) awaitRecorded(ctx context.Context, ids ...string) bool {
 	return true
 }
 
-func (d *dispatcher) record(r *busv1.CallResult) error {
+// record commits a call's outcome; origin, when known, lets a call whose
+// record was never written be recorded at once.
+func (d *dispatcher) record(r *busv1.CallResult, origin *calls.NewCall) error {
 	o := calls.Outcome{Status: r.Status, DurationMS: r.DurationMs, WorkerID: r.WorkerId,
 		Attempts: int(r.Attempt), StartedAt: time.UnixMilli(r.StartedAtMs),
-		FinishedAt: time.UnixMilli(r.FinishedAtMs), Stderr: r.Stderr, Result: r.ResultJson}
+		FinishedAt: time.UnixMilli(r.FinishedAtMs), Stderr: r.Stderr, Result: r.ResultJson, Origin: origin}
 	if r.ErrorMessage != "" {
 		m := r.ErrorMessage
 		o.ErrorMessage = &m
@@ -544,11 +639,11 @@ func (d *dispatcher) finishWaiting(r *busv1.CallResult) {
 
 func (d *dispatcher) notify(r *busv1.CallResult) {
 	d.mu.Lock()
-	ch := d.waiters[r.CallId]
+	p := d.waiters[r.CallId]
 	d.mu.Unlock()
-	if ch != nil {
+	if p != nil {
 		select {
-		case ch <- r:
+		case p.result <- r:
 		default:
 		}
 	}
@@ -585,7 +680,8 @@ func (d *dispatcher) handleAbandoned(m *nats.Msg) {
 	r := &busv1.CallResult{CallId: req.CallId, Status: "failed", ErrorType: "WorkerLost",
 		ErrorMessage: fmt.Sprintf("No worker finished the call after %d attempts", adv.Deliveries),
 		StartedAtMs:  now.UnixMilli(), FinishedAtMs: now.UnixMilli(), Attempt: int32(adv.Deliveries)}
-	if err := d.record(r); err != nil {
+	origin := originOf(&busv1.CallResult{CallId: req.CallId, Origin: bus.OriginOf(&req)})
+	if err := d.record(r, origin); err != nil {
 		d.log.Error("record abandoned call failed", "call_id", req.CallId, "error", err)
 		return
 	}

@@ -159,7 +159,7 @@ func (s *Server) callFunction(c *fiber.Ctx) error {
 	}
 	if async {
 		in.KeepResult = true
-		id, _, err := s.dispatch.enqueue(c.UserContext(), in, false)
+		id, err := s.dispatch.enqueue(c.UserContext(), in)
 		if err != nil {
 			return err
 		}

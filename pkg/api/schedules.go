@@ -252,8 +252,8 @@ func (s *Server) runSchedule(c *fiber.Ctx) error {
 	if !ok {
 		return badRequest(fmt.Sprintf("Function '%s' not found", sc.FunctionName))
 	}
-	id, _, err := s.dispatch.enqueue(c.UserContext(), callInput{Meta: m, Payload: sc.InputData,
-		TriggerType: calls.TriggerSchedule, TriggerID: sc.ID}, false)
+	id, err := s.dispatch.enqueue(c.UserContext(), callInput{Meta: m, Payload: sc.InputData,
+		TriggerType: calls.TriggerSchedule, TriggerID: sc.ID})
 	if err != nil {
 		return err
 	}

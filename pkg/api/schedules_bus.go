@@ -213,8 +213,8 @@ func (sv *schedules) run(ctx context.Context, msg jetstream.Msg, sc schedstore.S
 		sv.recordMissingFunction(ctx, id, sc, log)
 		return false
 	}
-	_, _, err := sv.dispatch.enqueue(ctx, callInput{CallID: id, Meta: m, Payload: sc.InputData,
-		TriggerType: calls.TriggerSchedule, TriggerID: sc.ID}, false)
+	_, err := sv.dispatch.enqueue(ctx, callInput{CallID: id, Meta: m, Payload: sc.InputData,
+		TriggerType: calls.TriggerSchedule, TriggerID: sc.ID})
 	if err != nil {
 		log.Error("queue scheduled call failed; will retry", "call_id", id, "error", err)
 		_ = msg.NakWithDelay(2 * time.Second)

@@ -48,22 +48,27 @@ func newWorkerView(nc *nats.Conn) (*workerView, error) {
 			return
 		}
 		w.mu.Lock()
-		_, known := w.seen[st.ID]
+		prev, known := w.seen[st.ID]
+		// A worker that said it is leaving stays draining until it stops.
+		st.Draining = st.Draining || prev.status.Draining
 		w.seen[st.ID] = workerSeen{status: st, at: time.Now()}
 		w.mu.Unlock()
 		if !known {
 			w.tell(EventWorkerJoined, st.ID, w.joinedData(st))
 		}
 	})
-	if err != nil {
-		return nil, err
-	}
 	w.sub = sub
 	w.leave, err = nc.Subscribe(bus.WorkerLeavingSubject, func(m *nats.Msg) {
 		id := string(m.Data)
 		w.mu.Lock()
-		_, known := w.seen[id]
-		delete(w.seen, id)
+		s, known := w.seen[id]
+		known = known && !s.status.Draining
+		if known {
+			// Kept, not forgotten: its heartbeats while it drains tell the
+			// api that the calls it still runs can finish.
+			s.status.Draining = true
+			w.seen[id] = s
+		}
 		w.mu.Unlock()
 		if known {
 			w.tell(EventWorkerLost, id, map[string]any{"reason": "left"})
@@ -76,7 +81,8 @@ func newWorkerView(nc *nats.Conn) (*workerView, error) {
 	return w, nil
 }
 
-// live returns the workers heard from recently, sorted by id.
+// live returns the workers heard from recently that take new calls,
+// sorted by id.
 func (w *workerView) live() []bus.RoleStatus {
 	var silent []string
 	defer func() {
@@ -90,13 +96,25 @@ func (w *workerView) live() []bus.RoleStatus {
 	for id, s := range w.seen {
 		if time.Since(s.at) > workerLiveness {
 			delete(w.seen, id)
-			silent = append(silent, id)
+			if !s.status.Draining {
+				silent = append(silent, id)
+			}
 			continue
 		}
-		out = append(out, s.status)
+		if !s.status.Draining {
+			out = append(out, s.status)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// heardAt returns when the worker was last heard from, draining or not.
+func (w *workerView) heardAt(id string) (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s, ok := w.seen[id]
+	return s.at, ok
 }
 
 // snapshot returns the live workers with when each was last heard from.
@@ -109,7 +127,9 @@ func (w *workerView) snapshot() []workerSeen {
 			delete(w.seen, id)
 			continue
 		}
-		out = append(out, s)
+		if !s.status.Draining {
+			out = append(out, s)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].status.ID < out[j].status.ID })
 	return out

@@ -25,6 +25,11 @@ type RoleStatus struct {
 	InFlight    int    `json:"in_flight"`
 	// Leader is set for schedulers: whether this one holds the lease.
 	Leader *bool `json:"leader,omitempty"`
+	// Direct is set by workers that take calls on their DirectCallSubject.
+	Direct bool `json:"direct,omitempty"`
+	// Draining is set by a worker that finishes its calls before it stops
+	// and takes no new ones.
+	Draining bool `json:"draining,omitempty"`
 }
 
 // RegisterStatus registers the role as an instance of the "tinybase" NATS

@@ -1,6 +1,10 @@
 package bus
 
-import "time"
+import (
+	"time"
+
+	busv1 "github.com/tinybase/tinybase/proto/tinybase/bus/v1"
+)
 
 // Subjects, streams and buckets of the bus contract. Every role refers to
 // these names; none is spelled out anywhere else.
@@ -11,6 +15,17 @@ const (
 	CallSubjectPrefix = "tb.calls.run."
 	// WorkersConsumer is the durable pull consumer all workers share.
 	WorkersConsumer = "tb-workers"
+
+	// DirectCallPrefix + worker subject token (see DirectCallSubject)
+	// carries a CallRequest sent to that worker alone, for a caller
+	// waiting on the result. The request's reply subject gets
+	// DirectBusy if the worker has no free slot, and NATS answers it with
+	// no-responders if the worker is gone; either way the api queues the
+	// call in CallsStream instead. Otherwise the result comes back like
+	// any other (ResultDirectSubject, else ResultsStream).
+	DirectCallPrefix = "tb.calls.direct."
+	// DirectBusy is a worker's reply to a direct call it cannot take now.
+	DirectBusy = "busy"
 
 	// ResultsStream holds CallResults until the api has recorded them.
 	ResultsStream = "TB_RESULTS"
@@ -89,3 +104,23 @@ const MaxDeliverAdvisory = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + Calls
 
 // WorkerHeartbeatInterval is how often workers announce themselves.
 const WorkerHeartbeatInterval = time.Second
+
+// DirectCallSubject is the subject a worker takes direct calls on: its id,
+// with every character outside [A-Za-z0-9_-] replaced by '_' so that host
+// names with dots or odd characters still make one subject token.
+func DirectCallSubject(workerID string) string {
+	b := []byte(workerID)
+	for i, c := range b {
+		if !(c == '-' || c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+			b[i] = '_'
+		}
+	}
+	return DirectCallPrefix + string(b)
+}
+
+// OriginOf is what a worker echoes of a call's request in its result.
+func OriginOf(req *busv1.CallRequest) *busv1.CallOrigin {
+	return &busv1.CallOrigin{FunctionName: req.FunctionName, TriggerType: req.TriggerType,
+		TriggerId: req.TriggerId, UserId: req.GetContext().GetUserId(), VersionId: req.VersionId,
+		EnqueuedAtMs: req.EnqueuedAtMs, KeepResult: req.KeepResult}
+}

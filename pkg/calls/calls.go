@@ -88,6 +88,12 @@ type NewCall struct {
 	// KeepResult stores the result with the call, for callers that fetch
 	// it later.
 	KeepResult bool
+	// WorkerID names the worker a call was handed to directly, while it
+	// runs; the api uses it after a restart to tell whether the call can
+	// still finish.
+	WorkerID *string
+	// CreatedAt is when the call was accepted; now when zero.
+	CreatedAt time.Time
 }
 
 // Outcome is a worker's report of how a call ended.
@@ -111,6 +117,10 @@ type Outcome struct {
 	// Result is the JSON result; stored only for calls created with
 	// KeepResult.
 	Result json.RawMessage
+	// Origin, when set, describes the call as it was accepted: a call
+	// with no record yet is recorded from it, finished. The api writes
+	// the record of a short synchronous call only once, with its outcome.
+	Origin *NewCall
 }
 
 // Filter selects calls for List. Empty strings match everything.
@@ -171,17 +181,21 @@ func (c *Calls) Create(ctx context.Context, nc NewCall) (Call, error) {
 		TriggerID:         nonEmpty(nc.TriggerID),
 		RequestedByUserID: nonEmpty(nc.RequestedBy),
 		VersionID:         nonEmpty(nc.VersionID),
+		WorkerID:          nonEmpty(nc.WorkerID),
 		CreatedAt:         store.Now(),
+	}
+	if !nc.CreatedAt.IsZero() {
+		call.CreatedAt = store.FormatTime(nc.CreatedAt)
 	}
 	// Through the group-commit writer: concurrent calls share one commit.
 	err := c.db.Tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO function_calls
 				(id, function_name, status, trigger_type, trigger_id, requested_by_user_id, version_id, keep_result,
-				created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				worker_id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			call.ID, call.FunctionName, call.Status, call.TriggerType, call.TriggerID, call.RequestedByUserID,
-			call.VersionID, nc.KeepResult, call.CreatedAt)
+			call.VersionID, nc.KeepResult, call.WorkerID, call.CreatedAt)
 		return err
 	})
 	switch constraintCode(err) {
@@ -245,7 +259,11 @@ func (c *Calls) Finish(ctx context.Context, id string, o Outcome) (Call, bool, e
 		}
 		call, err = scanCall(tx.QueryRowContext(ctx, `SELECT `+callColumns+` FROM function_calls WHERE id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) {
-			return ErrCallNotFound
+			if o.Origin == nil {
+				return ErrCallNotFound
+			}
+			call, err = insertFinished(ctx, tx, id, o, startedAt, finishedAt, workerID, stderr)
+			applied = err == nil
 		}
 		return err
 	})
@@ -256,6 +274,56 @@ func (c *Calls) Finish(ctx context.Context, id string, o Outcome) (Call, bool, e
 		return Call{}, false, fmt.Errorf("finish function call: %w", err)
 	}
 	return call, applied, nil
+}
+
+// Requeued notes that a running call left the worker it was handed to and
+// went to the shared queue: it no longer waits on that worker.
+func (c *Calls) Requeued(ctx context.Context, id string) error {
+	return c.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE function_calls SET worker_id = NULL WHERE id = ? AND status = ?`,
+			id, StatusRunning)
+		return err
+	})
+}
+
+// insertFinished records a call that has no record yet, with its outcome.
+func insertFinished(ctx context.Context, tx *sql.Tx, id string, o Outcome, startedAt *string, finishedAt time.Time,
+	workerID, stderr *string) (Call, error) {
+	nc := o.Origin
+	if !functions.ValidName(nc.FunctionName) {
+		return Call{}, fmt.Errorf("%w: %q", functions.ErrInvalidName, nc.FunctionName)
+	}
+	trigger := nc.TriggerType
+	if trigger != TriggerSchedule {
+		trigger = TriggerManual
+	}
+	created := finishedAt
+	if !nc.CreatedAt.IsZero() {
+		created = nc.CreatedAt
+	}
+	var result *string
+	if nc.KeepResult {
+		result = nullableJSON(o.Result)
+	}
+	insert := func(user *string) (Call, error) {
+		return scanCall(tx.QueryRowContext(ctx,
+			`INSERT INTO function_calls
+				(id, function_name, status, trigger_type, trigger_id, requested_by_user_id, version_id, keep_result,
+				worker_id, attempts, started_at, finished_at, duration_ms, error_message, error_type, stderr, result,
+				created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			RETURNING `+callColumns,
+			id, nc.FunctionName, o.Status, trigger, nonEmpty(nc.TriggerID), user, nonEmpty(nc.VersionID),
+			nc.KeepResult, workerID, max(o.Attempts, 0), startedAt, store.FormatTime(finishedAt),
+			max(o.DurationMS, 0), o.ErrorMessage, o.ErrorType, stderr, result, store.FormatTime(created)))
+	}
+	call, err := insert(nonEmpty(nc.RequestedBy))
+	if constraintCode(err) == sqlite3.CONSTRAINT_FOREIGNKEY {
+		// The caller's account was deleted while the call ran; the call
+		// still happened.
+		call, err = insert(nil)
+	}
+	return call, err
 }
 
 // GetDetail returns the call with its kept stderr and result.

@@ -355,3 +355,64 @@ func TestKeepResult(t *testing.T) {
 		}
 	}
 }
+
+func TestFinishWithoutRecord(t *testing.T) {
+	calls, db := newCalls(t)
+	ctx := context.Background()
+	user := addUser(t, db)
+	accepted := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	o := Outcome{Status: StatusSucceeded, DurationMS: 4, WorkerID: "w1", Attempts: 1,
+		StartedAt: accepted.Add(time.Millisecond), FinishedAt: accepted.Add(5 * time.Millisecond),
+		Result: json.RawMessage(`{"ok":true}`)}
+	if _, _, err := calls.Finish(ctx, "no-origin", o); !errors.Is(err, ErrCallNotFound) {
+		t.Fatalf("Finish without record or origin: %v, want ErrCallNotFound", err)
+	}
+
+	o.Origin = &NewCall{FunctionName: "f", RequestedBy: &user, VersionID: ptr("v1"), KeepResult: true,
+		CreatedAt: accepted}
+	got, applied, err := calls.Finish(ctx, "c1", o)
+	if err != nil || !applied {
+		t.Fatalf("Finish with origin = %+v, %v, %v", got, applied, err)
+	}
+	if got.Status != StatusSucceeded || got.FunctionName != "f" || got.TriggerType != TriggerManual ||
+		*got.RequestedByUserID != user || *got.VersionID != "v1" || *got.WorkerID != "w1" ||
+		got.CreatedAt != "2026-03-01T09:00:00.000000Z" {
+		t.Errorf("recorded call: %s", dump(got))
+	}
+	d, err := calls.GetDetail(ctx, "c1")
+	if err != nil || string(d.Result) != `{"ok":true}` {
+		t.Errorf("kept result: %s, %v", d.Result, err)
+	}
+	// A second delivery of the same result changes nothing.
+	o.Status = StatusFailed
+	if again, applied, err := calls.Finish(ctx, "c1", o); err != nil || applied || again.Status != StatusSucceeded {
+		t.Errorf("duplicate Finish = %s, %v, %v", dump(again), applied, err)
+	}
+
+	// The caller's account is gone by the time the result arrives: the
+	// call is recorded without it rather than lost.
+	o.Status = StatusSucceeded
+	o.Origin = &NewCall{FunctionName: "f", RequestedBy: ptr("deleted-user")}
+	got, applied, err = calls.Finish(ctx, "c2", o)
+	if err != nil || !applied || got.RequestedByUserID != nil {
+		t.Errorf("Finish for a deleted user = %s, %v, %v", dump(got), applied, err)
+	}
+
+	// A record written while the call ran is updated, not duplicated.
+	if _, err := calls.Create(ctx, NewCall{ID: "c3", FunctionName: "f", WorkerID: ptr("w2")}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := calls.Get(ctx, "c3"); err != nil || c.WorkerID == nil || *c.WorkerID != "w2" {
+		t.Fatalf("running call's worker: %+v, %v", c, err)
+	}
+	if err := calls.Requeued(ctx, "c3"); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := calls.Get(ctx, "c3"); c.WorkerID != nil {
+		t.Errorf("requeued call still names worker %s", *c.WorkerID)
+	}
+	o.Origin = &NewCall{FunctionName: "other"}
+	if got, applied, err := calls.Finish(ctx, "c3", o); err != nil || !applied || got.FunctionName != "f" {
+		t.Errorf("Finish of a recorded call with origin = %s, %v, %v", dump(got), applied, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
@@ -44,6 +45,7 @@ func (w *Worker) handleCall(runCtx context.Context, msg jetstream.Msg) {
 	if md, err := msg.Metadata(); err == nil {
 		attempt = int(md.NumDelivered)
 	}
+	attempt += int(req.PriorAttempts)
 	log := w.log.With("call_id", req.CallId, "function", req.FunctionName, "attempt", attempt)
 
 	// Tell JetStream the call is alive while it runs; a silent worker's
@@ -72,20 +74,7 @@ func (w *Worker) handleCall(runCtx context.Context, msg jetstream.Msg) {
 		log.Info("call handed back to the queue")
 		return
 	}
-	finished := time.Now()
-	out := &busv1.CallResult{
-		CallId:       req.CallId,
-		Status:       res.Status,
-		ResultJson:   res.Result,
-		ErrorMessage: res.ErrorMessage,
-		ErrorType:    res.ErrorType,
-		DurationMs:   finished.Sub(started).Milliseconds(),
-		WorkerId:     w.id,
-		StartedAtMs:  started.UnixMilli(),
-		FinishedAtMs: finished.UnixMilli(),
-		Stderr:       res.Stderr,
-		Attempt:      int32(attempt),
-	}
+	out := resultOf(&req, res, started, w.id, attempt)
 	data, err := proto.Marshal(out)
 	if err != nil {
 		log.Error("encode result failed", "error", err)
@@ -101,33 +90,139 @@ func (w *Worker) handleCall(runCtx context.Context, msg jetstream.Msg) {
 	go func() {
 		defer w.deliveries.Done()
 		defer finish()
-		w.deliver(msg, out, data, log)
-	}()
-}
-
-// deliver hands a result to the api and then acknowledges the call. The
-// fast path asks the api directly, which answers the caller and replies
-// once the outcome is committed; if it does not reply, the result goes to
-// the results stream, which the api drains whenever it runs. Either way
-// the call stays in the queue until its result is stored somewhere.
-func (w *Worker) deliver(msg jetstream.Msg, out *busv1.CallResult, data []byte, log *slog.Logger) {
-	reply, err := w.conn.NC.Request(bus.ResultDirectSubject, data, bus.ResultDirectTimeout)
-	if err != nil || string(reply.Data) != bus.ResultRecorded {
-		pubCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := w.conn.JS.Publish(pubCtx, bus.ResultSubjectPrefix+out.CallId, data,
-			jetstream.WithMsgID(fmt.Sprintf("%s-result", out.CallId))); err != nil {
+		if err := w.deliver(out, data); err != nil {
 			log.Error("publish result failed; call will be retried", "error", err)
 			_ = msg.Nak()
 			return
 		}
+		ackCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := msg.DoubleAck(ackCtx); err != nil {
+			log.Warn("ack call failed", "error", err)
+		}
+		log.Debug("call finished", "status", out.Status, "duration_ms", out.DurationMs)
+	}()
+}
+
+// resultOf is the result of a call that ran from started until now.
+func resultOf(req *busv1.CallRequest, res runner.Result, started time.Time, workerID string,
+	attempt int) *busv1.CallResult {
+	finished := time.Now()
+	return &busv1.CallResult{
+		CallId:       req.CallId,
+		Status:       res.Status,
+		ResultJson:   res.Result,
+		ErrorMessage: res.ErrorMessage,
+		ErrorType:    res.ErrorType,
+		DurationMs:   finished.Sub(started).Milliseconds(),
+		WorkerId:     workerID,
+		StartedAtMs:  started.UnixMilli(),
+		FinishedAtMs: finished.UnixMilli(),
+		Stderr:       res.Stderr,
+		Attempt:      int32(attempt),
+		Origin:       bus.OriginOf(req),
 	}
-	ackCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+}
+
+// onDirect takes a call the api sent to this worker alone, if a slot is
+// free; otherwise it answers busy and the api queues the call.
+func (w *Worker) onDirect(runCtx context.Context, m *nats.Msg) {
+	if w.draining.Load() || !w.slots.tryTake() {
+		_ = m.Respond([]byte(bus.DirectBusy))
+		return
+	}
+	w.inFlight.Add(1)
+	w.directRuns.Add(1)
+	go func() {
+		defer w.directRuns.Done()
+		w.runDirect(runCtx, m.Data)
+	}()
+}
+
+// runDirect runs a direct call in the slot onDirect took. Nothing holds
+// the call but this worker and the api waiting for it: the api queues it
+// for another worker if this one goes silent, and a drain that runs out
+// of time hands it to the queue itself.
+func (w *Worker) runDirect(runCtx context.Context, data []byte) {
+	release := func() {
+		w.slots.release()
+		w.inFlight.Add(-1)
+	}
+	var req busv1.CallRequest
+	if err := proto.Unmarshal(data, &req); err != nil {
+		release()
+		w.log.Error("drop undecodable direct call", "error", err)
+		return
+	}
+	log := w.log.With("call_id", req.CallId, "function", req.FunctionName)
+	started := time.Now()
+	res := w.run(runCtx, &req)
+	w.slots.release()
+	if runCtx.Err() != nil {
+		w.handBack(&req, log)
+		w.inFlight.Add(-1)
+		return
+	}
+	out := resultOf(&req, res, started, w.id, int(req.PriorAttempts)+1)
+	enc, err := proto.Marshal(out)
+	if err != nil {
+		w.inFlight.Add(-1)
+		log.Error("encode result failed", "error", err)
+		return
+	}
+	w.deliveries.Add(1)
+	go func() {
+		defer w.deliveries.Done()
+		defer w.inFlight.Add(-1)
+		// The call exists nowhere else: keep trying while the bus is
+		// unreachable, for about a minute.
+		for wait := 100 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
+			err := w.deliver(out, enc)
+			if err == nil {
+				log.Debug("call finished", "status", out.Status, "duration_ms", out.DurationMs)
+				return
+			}
+			if time.Since(started) > time.Duration(req.TimeoutMs)*time.Millisecond+time.Minute {
+				log.Error("result of a direct call lost: the bus stayed unreachable", "error", err)
+				return
+			}
+			time.Sleep(wait)
+		}
+	}()
+}
+
+// handBack stores a direct call the drain stopped in the work queue, so
+// another worker runs it and the api, still waiting, gets its result.
+func (w *Worker) handBack(req *busv1.CallRequest, log *slog.Logger) {
+	req.PriorAttempts++
+	data, err := proto.Marshal(req)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err = w.conn.JS.Publish(ctx, bus.CallSubjectPrefix+req.FunctionName, data,
+			jetstream.WithMsgID(req.CallId))
+		cancel()
+	}
+	if err != nil {
+		log.Error("hand direct call back failed; the api queues it when this worker is gone", "error", err)
+		return
+	}
+	log.Info("call handed back to the queue")
+}
+
+// deliver hands a result to the api. The fast path asks the api directly,
+// which answers the caller and replies once the outcome is committed; if
+// it does not reply, the result goes to the results stream, which the api
+// drains whenever it runs. An error means it is stored nowhere.
+func (w *Worker) deliver(out *busv1.CallResult, data []byte) error {
+	reply, err := w.conn.NC.Request(bus.ResultDirectSubject, data, bus.ResultDirectTimeout)
+	if err == nil && string(reply.Data) == bus.ResultRecorded {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := msg.DoubleAck(ackCtx); err != nil {
-		log.Warn("ack call failed", "error", err)
-	}
-	log.Debug("call finished", "status", out.Status, "duration_ms", out.DurationMs)
+	_, err = w.conn.JS.Publish(ctx, bus.ResultSubjectPrefix+out.CallId, data,
+		jetstream.WithMsgID(fmt.Sprintf("%s-result", out.CallId)))
+	return err
 }
 
 func (w *Worker) run(ctx context.Context, req *busv1.CallRequest) runner.Result {

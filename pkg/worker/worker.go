@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tinybase/tinybase/pkg/bus"
@@ -48,8 +49,13 @@ type Worker struct {
 	runner   *runner.Runner
 	bundles  *bundleCache
 	inFlight atomic.Int64
+	slots    *slots
+	// draining is set once the worker stops taking calls.
+	draining atomic.Bool
 	// deliveries counts results still being handed to the api.
 	deliveries sync.WaitGroup
+	// directRuns counts direct calls running.
+	directRuns sync.WaitGroup
 	started    time.Time
 }
 
@@ -138,26 +144,22 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	defer r.Close()
 
 	w := &Worker{cfg: cfg, id: opts.ID, log: log, conn: conn, runner: r, started: time.Now(),
+		slots:   newSlots(cfg.Worker.Concurrency),
 		bundles: &bundleCache{dir: filepath.Join(opts.CacheDir, "bundles"), obs: obs}}
-
-	svc, err := bus.RegisterStatus(conn.NC, func() bus.RoleStatus {
-		return bus.RoleStatus{Role: "worker", ID: w.id, Host: host, PID: os.Getpid(),
-			Version: version.Version, StartedAt: w.started.UTC().Format(time.RFC3339),
-			Concurrency: cfg.Worker.Concurrency, InFlight: int(w.inFlight.Load())}
-	})
-	if err != nil {
-		return err
-	}
-	defer svc.Stop()
 
 	status := func() bus.RoleStatus {
 		return bus.RoleStatus{Role: "worker", ID: w.id, Host: host, PID: os.Getpid(),
 			Version: version.Version, StartedAt: w.started.UTC().Format(time.RFC3339),
-			Concurrency: cfg.Worker.Concurrency, InFlight: int(w.inFlight.Load())}
+			Concurrency: cfg.Worker.Concurrency, InFlight: int(w.inFlight.Load()), Direct: true,
+			Draining: w.draining.Load()}
 	}
+	svc, err := bus.RegisterStatus(conn.NC, status)
+	if err != nil {
+		return err
+	}
+	defer svc.Stop()
 	heartbeatCtx, stopHeartbeat := context.WithCancel(context.Background())
 	defer stopHeartbeat()
-	go w.heartbeat(heartbeatCtx, status)
 
 	calls, err := conn.JS.Consumer(ctx, bus.CallsStream, bus.WorkersConsumer)
 	if err != nil {
@@ -171,8 +173,16 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	// fetchCtx stops taking new work; runCtx stops work in progress and is
 	// cancelled only when the drain time is up.
 	fetchCtx, stopFetching := context.WithCancel(context.Background())
+	defer stopFetching()
 	runCtx, stopRunning := context.WithCancel(context.Background())
 	defer stopRunning()
+	direct, err := conn.NC.Subscribe(bus.DirectCallSubject(w.id), func(m *nats.Msg) { w.onDirect(runCtx, m) })
+	if err != nil {
+		return fmt.Errorf("subscribe to direct calls: %w", err)
+	}
+	// The first heartbeat, which offers direct calls, follows the
+	// subscription.
+	go w.heartbeat(heartbeatCtx, status)
 	var wg sync.WaitGroup
 	for i := 0; i < cfg.Worker.Concurrency; i++ {
 		wg.Add(1)
@@ -194,16 +204,19 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		"pool_size", cfg.Functions.ColdStartPoolSize)
 
 	<-ctx.Done()
-	// Stop announcing first, so the api stops counting on this worker
-	// while it drains.
-	stopHeartbeat()
+	// Take no new calls: direct ones still on their way are answered busy
+	// (Drain lets the handler see them) and the api queues them. The
+	// heartbeat goes on, marked draining, so the api knows the calls
+	// still running here can finish.
+	w.draining.Store(true)
+	_ = direct.Drain()
 	_ = conn.NC.Publish(bus.WorkerLeavingSubject, []byte(w.id))
 	_ = conn.NC.Flush()
 	stopFetching()
 	drain := time.Duration(cfg.Worker.DrainSeconds) * time.Second
 	log.Info("worker draining", "in_flight", w.inFlight.Load(), "drain", drain.String())
 	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	go func() { wg.Wait(); w.directRuns.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(drain):
@@ -212,15 +225,18 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		<-done
 	}
 	w.deliveries.Wait()
+	stopHeartbeat()
 	log.Info("worker stopped")
 	return nil
 }
 
-// callLoop takes one call at a time from the queue until fetchCtx ends.
+// callLoop takes one call at a time from the queue until fetchCtx ends,
+// fetching only when a slot is free.
 func (w *Worker) callLoop(fetchCtx, runCtx context.Context, cons jetstream.Consumer) {
-	for fetchCtx.Err() == nil {
+	for w.slots.startFetch(fetchCtx) {
 		batch, done, err := fetchOne(fetchCtx, cons)
 		if err != nil {
+			w.slots.endFetch()
 			if fetchCtx.Err() != nil {
 				return
 			}
@@ -228,8 +244,18 @@ func (w *Worker) callLoop(fetchCtx, runCtx context.Context, cons jetstream.Consu
 			sleepCtx(fetchCtx, time.Second)
 			continue
 		}
+		got := false
 		for msg := range batch.Messages() {
+			got = true
+			if !w.takeSlotFor(runCtx, msg) {
+				_ = msg.Nak()
+				continue
+			}
 			w.handleCall(runCtx, msg)
+			w.slots.release()
+		}
+		if !got {
+			w.slots.endFetch()
 		}
 		done()
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) &&
@@ -237,6 +263,27 @@ func (w *Worker) callLoop(fetchCtx, runCtx context.Context, cons jetstream.Consu
 			w.log.Debug("fetch batch ended", "error", err)
 		}
 	}
+}
+
+// takeSlotFor takes a slot for a fetched call, telling the queue the call
+// is in hand while direct calls hold every slot.
+func (w *Worker) takeSlotFor(ctx context.Context, msg jetstream.Msg) bool {
+	waiting, stop := context.WithCancel(ctx)
+	defer stop()
+	return w.slots.takeFetched(ctx, func() {
+		go func() {
+			t := time.NewTicker(bus.CallProgressInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-waiting.Done():
+					return
+				case <-t.C:
+					_ = msg.InProgress()
+				}
+			}
+		}()
+	})
 }
 
 // heartbeat publishes the worker's status every bus.WorkerHeartbeatInterval.

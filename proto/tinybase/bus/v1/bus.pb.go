@@ -100,7 +100,8 @@ func (x *CallContext) GetIsAdmin() bool {
 
 // CallRequest asks a worker to run one function call. Published on
 // tb.calls.run.<function> into the TB_CALLS work queue, with the call id as
-// the JetStream message id so a retried publish is stored once.
+// the JetStream message id so a retried publish is stored once; or sent
+// straight to one worker on tb.calls.direct.<worker> (see docs/functions.md).
 type CallRequest struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	CallId       string                 `protobuf:"bytes,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
@@ -117,7 +118,14 @@ type CallRequest struct {
 	TriggerType string `protobuf:"bytes,8,opt,name=trigger_type,json=triggerType,proto3" json:"trigger_type,omitempty"`
 	TriggerId   string `protobuf:"bytes,9,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
 	// Unix milliseconds when the api accepted the call.
-	EnqueuedAtMs  int64 `protobuf:"varint,10,opt,name=enqueued_at_ms,json=enqueuedAtMs,proto3" json:"enqueued_at_ms,omitempty"`
+	EnqueuedAtMs int64 `protobuf:"varint,10,opt,name=enqueued_at_ms,json=enqueuedAtMs,proto3" json:"enqueued_at_ms,omitempty"`
+	// Function version the call runs; empty when unknown.
+	VersionId string `protobuf:"bytes,11,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	// Whether the call record keeps the result (async calls).
+	KeepResult bool `protobuf:"varint,12,opt,name=keep_result,json=keepResult,proto3" json:"keep_result,omitempty"`
+	// Attempts made before this delivery (a direct call whose worker was
+	// lost), added to the queue's delivery count.
+	PriorAttempts int32 `protobuf:"varint,13,opt,name=prior_attempts,json=priorAttempts,proto3" json:"prior_attempts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -222,6 +230,122 @@ func (x *CallRequest) GetEnqueuedAtMs() int64 {
 	return 0
 }
 
+func (x *CallRequest) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+func (x *CallRequest) GetKeepResult() bool {
+	if x != nil {
+		return x.KeepResult
+	}
+	return false
+}
+
+func (x *CallRequest) GetPriorAttempts() int32 {
+	if x != nil {
+		return x.PriorAttempts
+	}
+	return 0
+}
+
+// CallOrigin is who asked for a call and how, echoed by the worker in the
+// call's result so the api can record a call whose record it never wrote
+// (the api restarted before it did).
+type CallOrigin struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FunctionName  string                 `protobuf:"bytes,1,opt,name=function_name,json=functionName,proto3" json:"function_name,omitempty"`
+	TriggerType   string                 `protobuf:"bytes,2,opt,name=trigger_type,json=triggerType,proto3" json:"trigger_type,omitempty"`
+	TriggerId     string                 `protobuf:"bytes,3,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	UserId        string                 `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	VersionId     string                 `protobuf:"bytes,5,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	EnqueuedAtMs  int64                  `protobuf:"varint,6,opt,name=enqueued_at_ms,json=enqueuedAtMs,proto3" json:"enqueued_at_ms,omitempty"`
+	KeepResult    bool                   `protobuf:"varint,7,opt,name=keep_result,json=keepResult,proto3" json:"keep_result,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallOrigin) Reset() {
+	*x = CallOrigin{}
+	mi := &file_proto_tinybase_bus_v1_bus_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallOrigin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallOrigin) ProtoMessage() {}
+
+func (x *CallOrigin) ProtoReflect() protoreflect.Message {
+	mi := &file_proto_tinybase_bus_v1_bus_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallOrigin.ProtoReflect.Descriptor instead.
+func (*CallOrigin) Descriptor() ([]byte, []int) {
+	return file_proto_tinybase_bus_v1_bus_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CallOrigin) GetFunctionName() string {
+	if x != nil {
+		return x.FunctionName
+	}
+	return ""
+}
+
+func (x *CallOrigin) GetTriggerType() string {
+	if x != nil {
+		return x.TriggerType
+	}
+	return ""
+}
+
+func (x *CallOrigin) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *CallOrigin) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *CallOrigin) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+func (x *CallOrigin) GetEnqueuedAtMs() int64 {
+	if x != nil {
+		return x.EnqueuedAtMs
+	}
+	return 0
+}
+
+func (x *CallOrigin) GetKeepResult() bool {
+	if x != nil {
+		return x.KeepResult
+	}
+	return false
+}
+
 // CallResult reports the outcome of a call. Published on
 // tb.calls.result.<call id> into the TB_RESULTS stream; the api records it.
 type CallResult struct {
@@ -239,14 +363,15 @@ type CallResult struct {
 	// Tail of what the function wrote to stderr during the call.
 	Stderr string `protobuf:"bytes,10,opt,name=stderr,proto3" json:"stderr,omitempty"`
 	// Delivery attempt that produced this result, starting at 1.
-	Attempt       int32 `protobuf:"varint,11,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Attempt       int32       `protobuf:"varint,11,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Origin        *CallOrigin `protobuf:"bytes,12,opt,name=origin,proto3" json:"origin,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CallResult) Reset() {
 	*x = CallResult{}
-	mi := &file_proto_tinybase_bus_v1_bus_proto_msgTypes[2]
+	mi := &file_proto_tinybase_bus_v1_bus_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -258,7 +383,7 @@ func (x *CallResult) String() string {
 func (*CallResult) ProtoMessage() {}
 
 func (x *CallResult) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tinybase_bus_v1_bus_proto_msgTypes[2]
+	mi := &file_proto_tinybase_bus_v1_bus_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -271,7 +396,7 @@ func (x *CallResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallResult.ProtoReflect.Descriptor instead.
 func (*CallResult) Descriptor() ([]byte, []int) {
-	return file_proto_tinybase_bus_v1_bus_proto_rawDescGZIP(), []int{2}
+	return file_proto_tinybase_bus_v1_bus_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CallResult) GetCallId() string {
@@ -351,6 +476,13 @@ func (x *CallResult) GetAttempt() int32 {
 	return 0
 }
 
+func (x *CallResult) GetOrigin() *CallOrigin {
+	if x != nil {
+		return x.Origin
+	}
+	return nil
+}
+
 // DescribeRequest asks a worker to read a bundle's metadata. Published on
 // tb.functions.describe into the TB_DESCRIBE work queue.
 type DescribeRequest struct {
@@ -369,7 +501,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_proto_tinybase_bus_v1_bus_proto_msgTypes[3]
+	mi := &file_proto_tinybase_bus_v1_bus_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -381,7 +513,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_proto_tinybase_bus_v1_bus_proto_msgTypes[3]
+	mi := &file_proto_tinybase_bus_v1_bus_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -394,7 +526,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_proto_tinybase_bus_v1_bus_proto_rawDescGZIP(), []int{3}
+	return file_proto_tinybase_bus_v1_bus_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DescribeRequest) GetBundle() string {
@@ -436,7 +568,7 @@ const file_proto_tinybase_bus_v1_bus_proto_rawDesc = "" +
 	"\n" +
 	"auth_token\x18\x02 \x01(\tR\tauthToken\x12\x17\n" +
 	"\auser_id\x18\x03 \x01(\tR\x06userId\x12\x19\n" +
-	"\bis_admin\x18\x04 \x01(\bR\aisAdmin\"\xdd\x02\n" +
+	"\bis_admin\x18\x04 \x01(\bR\aisAdmin\"\xc4\x03\n" +
 	"\vCallRequest\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12#\n" +
 	"\rfunction_name\x18\x02 \x01(\tR\ffunctionName\x12\x16\n" +
@@ -450,7 +582,24 @@ const file_proto_tinybase_bus_v1_bus_proto_rawDesc = "" +
 	"\n" +
 	"trigger_id\x18\t \x01(\tR\ttriggerId\x12$\n" +
 	"\x0eenqueued_at_ms\x18\n" +
-	" \x01(\x03R\fenqueuedAtMs\"\xdc\x02\n" +
+	" \x01(\x03R\fenqueuedAtMs\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\v \x01(\tR\tversionId\x12\x1f\n" +
+	"\vkeep_result\x18\f \x01(\bR\n" +
+	"keepResult\x12%\n" +
+	"\x0eprior_attempts\x18\r \x01(\x05R\rpriorAttempts\"\xf2\x01\n" +
+	"\n" +
+	"CallOrigin\x12#\n" +
+	"\rfunction_name\x18\x01 \x01(\tR\ffunctionName\x12!\n" +
+	"\ftrigger_type\x18\x02 \x01(\tR\vtriggerType\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x03 \x01(\tR\ttriggerId\x12\x17\n" +
+	"\auser_id\x18\x04 \x01(\tR\x06userId\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x05 \x01(\tR\tversionId\x12$\n" +
+	"\x0eenqueued_at_ms\x18\x06 \x01(\x03R\fenqueuedAtMs\x12\x1f\n" +
+	"\vkeep_result\x18\a \x01(\bR\n" +
+	"keepResult\"\x91\x03\n" +
 	"\n" +
 	"CallResult\x12\x17\n" +
 	"\acall_id\x18\x01 \x01(\tR\x06callId\x12\x16\n" +
@@ -467,7 +616,8 @@ const file_proto_tinybase_bus_v1_bus_proto_rawDesc = "" +
 	"\x0efinished_at_ms\x18\t \x01(\x03R\ffinishedAtMs\x12\x16\n" +
 	"\x06stderr\x18\n" +
 	" \x01(\tR\x06stderr\x12\x18\n" +
-	"\aattempt\x18\v \x01(\x05R\aattempt\"t\n" +
+	"\aattempt\x18\v \x01(\x05R\aattempt\x123\n" +
+	"\x06origin\x18\f \x01(\v2\x1b.tinybase.bus.v1.CallOriginR\x06origin\"t\n" +
 	"\x0fDescribeRequest\x12\x16\n" +
 	"\x06bundle\x18\x01 \x01(\tR\x06bundle\x12\x16\n" +
 	"\x06digest\x18\x02 \x01(\tR\x06digest\x12\x12\n" +
@@ -487,20 +637,22 @@ func file_proto_tinybase_bus_v1_bus_proto_rawDescGZIP() []byte {
 	return file_proto_tinybase_bus_v1_bus_proto_rawDescData
 }
 
-var file_proto_tinybase_bus_v1_bus_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_proto_tinybase_bus_v1_bus_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_proto_tinybase_bus_v1_bus_proto_goTypes = []any{
 	(*CallContext)(nil),     // 0: tinybase.bus.v1.CallContext
 	(*CallRequest)(nil),     // 1: tinybase.bus.v1.CallRequest
-	(*CallResult)(nil),      // 2: tinybase.bus.v1.CallResult
-	(*DescribeRequest)(nil), // 3: tinybase.bus.v1.DescribeRequest
+	(*CallOrigin)(nil),      // 2: tinybase.bus.v1.CallOrigin
+	(*CallResult)(nil),      // 3: tinybase.bus.v1.CallResult
+	(*DescribeRequest)(nil), // 4: tinybase.bus.v1.DescribeRequest
 }
 var file_proto_tinybase_bus_v1_bus_proto_depIdxs = []int32{
 	0, // 0: tinybase.bus.v1.CallRequest.context:type_name -> tinybase.bus.v1.CallContext
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2, // 1: tinybase.bus.v1.CallResult.origin:type_name -> tinybase.bus.v1.CallOrigin
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_proto_tinybase_bus_v1_bus_proto_init() }
@@ -514,7 +666,7 @@ func file_proto_tinybase_bus_v1_bus_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_proto_tinybase_bus_v1_bus_proto_rawDesc), len(file_proto_tinybase_bus_v1_bus_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,206 @@
+package api
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tinybase/tinybase/pkg/bus"
+	"github.com/tinybase/tinybase/pkg/calls"
+	busv1 "github.com/tinybase/tinybase/proto/tinybase/bus/v1"
+)
+
+// Direct calls. A synchronous call is handed straight to a worker with a
+// free slot over core NATS, which spares it the work queue's storage and
+// delivery. The caller waits anyway, so nothing is acknowledged before the
+// result; what the queue would otherwise guarantee is kept like this:
+//
+//   - a worker that cannot take the call answers busy, and a worker that
+//     is gone makes NATS answer no-responders: the call is queued instead;
+//   - a worker that goes silent (no heartbeat for directLostAfter) while
+//     it has the call loses it: the call is queued for another worker;
+//   - results travel as for queued calls (ResultDirectSubject, else the
+//     results stream), so an api restart loses none, and the result
+//     carries the call's origin for a record the api never wrote;
+//   - a running record names the worker; an api that starts and finds
+//     such a call on a worker that stays silent records it as lost.
+
+// directLostAfter is how long a worker holding direct calls may go
+// without a heartbeat before its calls are queued for another worker.
+const directLostAfter = 3 * bus.WorkerHeartbeatInterval
+
+// startDirect subscribes to the replies of direct calls and starts the
+// watch over the workers holding them.
+func (d *dispatcher) startDirect(ctx context.Context) error {
+	d.directInbox = d.conn.NC.NewRespInbox()
+	sub, err := d.conn.NC.Subscribe(d.directInbox+".*", d.handleDirectReply)
+	if err != nil {
+		return err
+	}
+	d.directReplies = sub
+	go d.watchDirect(ctx)
+	return nil
+}
+
+// sendDirect hands the call to a worker with a free slot and reports
+// whether it did.
+func (d *dispatcher) sendDirect(id string, p *pendingCall) bool {
+	if d.workers == nil || d.directInbox == "" {
+		return false
+	}
+	live := d.workers.live()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	best, bestLoad := "", 0
+	n := len(live)
+	start := int(d.rotate.Add(1) % uint64(max(n, 1)))
+	for i := range n {
+		w := live[(start+i)%n]
+		load := d.perWorker[w.ID]
+		if !w.Direct || load >= max(w.Concurrency, 1) {
+			continue
+		}
+		if best == "" || load < bestLoad {
+			best, bestLoad = w.ID, load
+		}
+	}
+	if best == "" {
+		return false
+	}
+	// Publishing under the lock keeps a fast reply from finding the call
+	// not yet marked as sent.
+	if err := d.conn.NC.PublishRequest(bus.DirectCallSubject(best), d.directInbox+"."+id, p.request); err != nil {
+		return false
+	}
+	p.worker, p.sentAt = best, time.Now()
+	d.perWorker[best]++
+	return true
+}
+
+// leftWorkerLocked notes that the call no longer waits on the worker it
+// was handed to. d.mu is held.
+func (d *dispatcher) leftWorkerLocked(p *pendingCall) {
+	if p.worker == "" {
+		return
+	}
+	if d.perWorker[p.worker]--; d.perWorker[p.worker] <= 0 {
+		delete(d.perWorker, p.worker)
+	}
+	p.worker = ""
+}
+
+// handleDirectReply takes a worker's busy answer, or NATS's no-responders
+// for a worker that is gone, and queues the call instead.
+func (d *dispatcher) handleDirectReply(m *nats.Msg) {
+	id := m.Subject[strings.LastIndexByte(m.Subject, '.')+1:]
+	noResponders := len(m.Data) == 0 && m.Header.Get("Status") == "503"
+	if !noResponders && string(m.Data) != bus.DirectBusy {
+		return
+	}
+	d.requeue(id, "", 0)
+}
+
+// requeue moves a direct call to the work queue. With from set, only if
+// the call is still on that worker, counting the attempt it lost there.
+func (d *dispatcher) requeue(id, from string, lostAttempts int32) {
+	d.mu.Lock()
+	p := d.waiters[id]
+	if p == nil || p.worker == "" || (from != "" && p.worker != from) {
+		d.mu.Unlock()
+		return
+	}
+	d.leftWorkerLocked(p)
+	d.mu.Unlock()
+	data := p.request
+	if lostAttempts > 0 {
+		var req busv1.CallRequest
+		if proto.Unmarshal(data, &req) == nil {
+			req.PriorAttempts += lostAttempts
+			if b, err := proto.Marshal(&req); err == nil {
+				data = b
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := d.calls.Requeued(ctx, id); err != nil {
+			d.log.Warn("clear worker of a requeued call failed", "call_id", id, "error", err)
+		}
+		cancel()
+	}
+	go func() {
+		if err := <-d.publishQueued(id, p.function, data); err != nil {
+			// The caller learns it from the failed call; queueFailed
+			// records it.
+			d.notify(&busv1.CallResult{CallId: id, Status: calls.StatusFailed, ErrorType: "DispatchError",
+				ErrorMessage: "Could not queue the call: " + err.Error()})
+			_ = d.queueFailed(id, p.function, err, &p.origin, func() error { return nil })
+		}
+	}()
+}
+
+// watchDirect queues the direct calls of workers gone silent.
+func (d *dispatcher) watchDirect(ctx context.Context) {
+	t := time.NewTicker(bus.WorkerHeartbeatInterval / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		type held struct{ id, worker string }
+		var lost []held
+		d.mu.Lock()
+		for id, p := range d.waiters {
+			if p.worker == "" || time.Since(p.sentAt) < directLostAfter {
+				continue
+			}
+			if at, ok := d.workers.heardAt(p.worker); !ok || time.Since(at) > directLostAfter {
+				lost = append(lost, held{id, p.worker})
+			}
+		}
+		d.mu.Unlock()
+		for _, h := range lost {
+			d.log.Warn("worker silent; its call goes to the queue", "call_id", h.id, "worker_id", h.worker)
+			d.requeue(h.id, h.worker, 1)
+		}
+	}
+}
+
+// sweepOrphans records as lost the calls a previous api handed to workers
+// that have not been heard from since it started. It runs once, after the
+// workers had time to announce themselves.
+func (d *dispatcher) sweepOrphans(ctx context.Context, running []calls.Call) {
+	var held []calls.Call
+	for _, c := range running {
+		if c.WorkerID != nil {
+			held = append(held, c)
+		}
+	}
+	if len(held) == 0 || d.workers == nil {
+		return
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(directLostAfter + bus.WorkerHeartbeatInterval):
+	}
+	for _, c := range held {
+		if at, ok := d.workers.heardAt(*c.WorkerID); ok && time.Since(at) <= directLostAfter {
+			continue // its worker lives and will report it
+		}
+		now := time.Now()
+		r := &busv1.CallResult{CallId: c.ID, Status: calls.StatusFailed, ErrorType: "WorkerLost",
+			ErrorMessage: "The worker running the call stopped while the api restarted",
+			StartedAtMs:  now.UnixMilli(), FinishedAtMs: now.UnixMilli(), Attempt: int32(max(c.Attempts, 1))}
+		if err := d.record(r, nil); err != nil {
+			d.log.Error("record orphaned call failed", "call_id", c.ID, "error", err)
+			continue
+		}
+		d.gate.release(c.ID)
+		d.active.Delete(c.ID)
+		d.log.Warn("call lost with its worker during an api restart", "call_id", c.ID, "worker_id", *c.WorkerID)
+	}
+}
