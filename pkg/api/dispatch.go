@@ -39,17 +39,17 @@ type dispatcher struct {
 	cfg    *config.Config
 	log    *slog.Logger
 
-	mu       sync.Mutex
+	mu sync.Mutex
 	// waiters holds the synchronous calls whose callers wait, by id.
-	waiters  map[string]*pendingCall
+	waiters map[string]*pendingCall
 	// perWorker counts the calls handed to each worker directly and not
 	// yet finished (see sendDirect).
 	perWorker map[string]int
 	// directInbox is the prefix of the reply subjects of direct calls.
-	directInbox string
+	directInbox   string
 	directReplies *nats.Subscription
 	rotate        atomic.Uint64
-	inFlight atomic.Int64
+	inFlight      atomic.Int64
 
 	consume   jetstream.ConsumeContext
 	advSub    *nats.Subscription
