@@ -86,7 +86,12 @@ type Log struct {
 	closed  bool
 	wake    chan struct{}
 	stop    chan struct{} // closed by Close: write what is queued now
+	hurry   chan struct{} // a reader waits: write what is queued now
 	done    chan struct{}
+	// accepted and written count entries; written chan is closed and
+	// replaced after each batch (see flush).
+	accepted, written uint64
+	batchDone         chan struct{}
 	dropped uint64
 }
 
@@ -96,7 +101,7 @@ func Open(db *store.DB, log *slog.Logger) *Log {
 		log = slog.Default()
 	}
 	l := &Log{db: db, log: log, wake: make(chan struct{}, 1), stop: make(chan struct{}),
-		done: make(chan struct{})}
+		hurry: make(chan struct{}, 1), done: make(chan struct{}), batchDone: make(chan struct{})}
 	go l.run()
 	return l
 }
@@ -139,12 +144,40 @@ func (l *Log) Append(n New) error {
 		return ErrQueueFull
 	}
 	l.pending = append(l.pending, e)
+	l.accepted++
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:
 	default:
 	}
 	return nil
+}
+
+// flush waits, up to ctx's end, until every entry accepted so far is
+// written, so a reader sees what happened just before it asked.
+func (l *Log) flush(ctx context.Context) {
+	l.mu.Lock()
+	target := l.accepted
+	l.mu.Unlock()
+	for {
+		l.mu.Lock()
+		done, next := l.written >= target, l.batchDone
+		l.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case l.hurry <- struct{}{}:
+		default:
+		}
+		select {
+		case <-next:
+		case <-ctx.Done():
+			return
+		case <-l.done:
+			return
+		}
+	}
 }
 
 // Pending returns how many accepted entries are not written yet.
@@ -184,6 +217,8 @@ func (l *Log) run() {
 			gather.Reset(CoalesceDelay)
 			select {
 			case <-gather.C:
+			case <-l.hurry:
+				gather.Stop()
 			case <-l.stop:
 				gather.Stop()
 			}
@@ -214,6 +249,9 @@ func (l *Log) run() {
 			if len(l.pending) == 0 {
 				l.pending = nil // let a large burst's array go
 			}
+			l.written += uint64(n)
+			close(l.batchDone)
+			l.batchDone = make(chan struct{})
 			l.mu.Unlock()
 		}
 	}

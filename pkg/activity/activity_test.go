@@ -41,6 +41,26 @@ func flushed(t *testing.T, l *Log) {
 	time.Sleep(20 * time.Millisecond)
 }
 
+func TestListSeesWhatWasJustAppended(t *testing.T) {
+	l, _ := openLog(t)
+	for i := range 3 {
+		if err := l.Append(New{Kind: "user.login", Subject: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+		// No waiting: the read itself makes the writer commit what is
+		// queued instead of letting it gather.
+		start := time.Now()
+		p, err := l.List(context.Background(), Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Items) != i+1 || p.Items[0].Subject != fmt.Sprint(i) {
+			t.Fatalf("list after append %d: %v", i, kinds(p))
+		}
+		t.Logf("read after append %d took %s", i, time.Since(start))
+	}
+}
+
 func kinds(p Page) []string {
 	out := []string{}
 	for _, e := range p.Items {

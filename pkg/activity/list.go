@@ -52,6 +52,7 @@ func (l *Log) List(ctx context.Context, f Filter) (Page, error) {
 	if limit < 1 || limit > MaxLimit {
 		return Page{}, fmt.Errorf("limit must be between 1 and %d", MaxLimit)
 	}
+	l.flush(ctx)
 	var where []string
 	var args []any
 	if f.Kind != "" {

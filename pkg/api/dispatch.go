@@ -440,8 +440,9 @@ type pendingCall struct {
 	row *time.Timer
 
 	// Guarded by dispatcher.mu.
-	worker string    // the worker it was handed to; "" once queued
-	sentAt time.Time // when it was handed to worker
+	worker        string    // the worker it was handed to; "" once queued
+	workerStarted string    // that worker's RoleStatus.StartedAt
+	sentAt        time.Time // when it was handed to worker
 }
 
 // writeRunning records a call still running after runningRowDelay.

@@ -20,13 +20,15 @@ import (
 //
 //   - a worker that cannot take the call answers busy, and a worker that
 //     is gone makes NATS answer no-responders: the call is queued instead;
-//   - a worker that goes silent (no heartbeat for directLostAfter) while
-//     it has the call loses it: the call is queued for another worker;
+//   - a worker that goes silent (no heartbeat for directLostAfter) or
+//     restarts while it has the call loses it: the call is queued for
+//     another worker;
 //   - results travel as for queued calls (ResultDirectSubject, else the
 //     results stream), so an api restart loses none, and the result
 //     carries the call's origin for a record the api never wrote;
 //   - a running record names the worker; an api that starts and finds
-//     such a call on a worker that stays silent records it as lost.
+//     such a call on a worker that stays silent, or started after the
+//     call, records it as lost.
 
 // directLostAfter is how long a worker holding direct calls may go
 // without a heartbeat before its calls are queued for another worker.
@@ -54,7 +56,7 @@ func (d *dispatcher) sendDirect(id string, p *pendingCall) bool {
 	live := d.workers.live()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	best, bestLoad := "", 0
+	best, bestStarted, bestLoad := "", "", 0
 	n := len(live)
 	start := int(d.rotate.Add(1) % uint64(max(n, 1)))
 	for i := range n {
@@ -64,7 +66,7 @@ func (d *dispatcher) sendDirect(id string, p *pendingCall) bool {
 			continue
 		}
 		if best == "" || load < bestLoad {
-			best, bestLoad = w.ID, load
+			best, bestStarted, bestLoad = w.ID, w.StartedAt, load
 		}
 	}
 	if best == "" {
@@ -75,7 +77,7 @@ func (d *dispatcher) sendDirect(id string, p *pendingCall) bool {
 	if err := d.conn.NC.PublishRequest(bus.DirectCallSubject(best), d.directInbox+"."+id, p.request); err != nil {
 		return false
 	}
-	p.worker, p.sentAt = best, time.Now()
+	p.worker, p.workerStarted, p.sentAt = best, bestStarted, time.Now()
 	d.perWorker[best]++
 	return true
 }
@@ -157,7 +159,7 @@ func (d *dispatcher) watchDirect(ctx context.Context) {
 			if p.worker == "" || time.Since(p.sentAt) < directLostAfter {
 				continue
 			}
-			if at, ok := d.workers.heardAt(p.worker); !ok || time.Since(at) > directLostAfter {
+			if !d.workers.holds(p.worker, p.workerStarted, directLostAfter) {
 				lost = append(lost, held{id, p.worker})
 			}
 		}
@@ -188,7 +190,8 @@ func (d *dispatcher) sweepOrphans(ctx context.Context, running []calls.Call) {
 	case <-time.After(directLostAfter + bus.WorkerHeartbeatInterval):
 	}
 	for _, c := range held {
-		if at, ok := d.workers.heardAt(*c.WorkerID); ok && time.Since(at) <= directLostAfter {
+		created, err := time.Parse(time.RFC3339Nano, c.CreatedAt)
+		if err == nil && d.workers.holdsSince(*c.WorkerID, created, directLostAfter) {
 			continue // its worker lives and will report it
 		}
 		now := time.Now()

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -64,10 +65,25 @@ func (e *events) emit(ev Event) {
 	if ev.At.IsZero() {
 		ev.At = time.Now().UTC()
 	}
+	// Observers keep events past the request, but strings fiber hands a
+	// handler (route parameters, headers) point into a buffer it reuses
+	// for the next request: copy them.
+	ev.ActorID, ev.Subject = strings.Clone(ev.ActorID), strings.Clone(ev.Subject)
+	cloneStrings(ev.Data)
+	cloneStrings(ev.Extra)
 	e.mu.RLock()
 	obs := e.observers
 	e.mu.RUnlock()
 	for _, o := range obs {
 		o(ev)
+	}
+}
+
+// cloneStrings replaces the string values of m with copies.
+func cloneStrings(m map[string]any) {
+	for k, v := range m {
+		if s, ok := v.(string); ok {
+			m[k] = strings.Clone(s)
+		}
 	}
 }

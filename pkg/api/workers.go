@@ -38,6 +38,14 @@ type workerView struct {
 type workerSeen struct {
 	status bus.RoleStatus
 	at     time.Time
+	// started is when this incarnation of the worker started: a worker
+	// restarted under the same id has lost the calls it held.
+	started time.Time
+}
+
+func seenNow(st bus.RoleStatus) workerSeen {
+	started, _ := time.Parse(time.RFC3339Nano, st.StartedAt)
+	return workerSeen{status: st, at: time.Now(), started: started}
 }
 
 func newWorkerView(nc *nats.Conn) (*workerView, error) {
@@ -51,7 +59,7 @@ func newWorkerView(nc *nats.Conn) (*workerView, error) {
 		prev, known := w.seen[st.ID]
 		// A worker that said it is leaving stays draining until it stops.
 		st.Draining = st.Draining || prev.status.Draining
-		w.seen[st.ID] = workerSeen{status: st, at: time.Now()}
+		w.seen[st.ID] = seenNow(st)
 		w.mu.Unlock()
 		if !known {
 			w.tell(EventWorkerJoined, st.ID, w.joinedData(st))
@@ -109,12 +117,25 @@ func (w *workerView) live() []bus.RoleStatus {
 	return out
 }
 
-// heardAt returns when the worker was last heard from, draining or not.
-func (w *workerView) heardAt(id string) (time.Time, bool) {
+// holds reports whether the incarnation of the worker that started at
+// startedAt (its RoleStatus.StartedAt) can still finish the calls handed
+// to it: it was heard from within the last window, draining or not, and
+// has not restarted since.
+func (w *workerView) holds(id, startedAt string, window time.Duration) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s, ok := w.seen[id]
-	return s.at, ok
+	return ok && time.Since(s.at) <= window && s.status.StartedAt == startedAt
+}
+
+// holdsSince is holds for a call handed to the worker at sent by an
+// earlier api, which did not keep the incarnation: the worker must have
+// started before sent (by the clocks of their hosts).
+func (w *workerView) holdsSince(id string, sent time.Time, window time.Duration) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s, ok := w.seen[id]
+	return ok && time.Since(s.at) <= window && !s.started.After(sent)
 }
 
 // snapshot returns the live workers with when each was last heard from.
@@ -183,7 +204,7 @@ func (w *workerView) add(r bus.RoleStatus) {
 	w.mu.Lock()
 	_, known := w.seen[r.ID]
 	if !known {
-		w.seen[r.ID] = workerSeen{status: r, at: time.Now()}
+		w.seen[r.ID] = seenNow(r)
 	}
 	w.mu.Unlock()
 	if !known {

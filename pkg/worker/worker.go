@@ -149,7 +149,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 
 	status := func() bus.RoleStatus {
 		return bus.RoleStatus{Role: "worker", ID: w.id, Host: host, PID: os.Getpid(),
-			Version: version.Version, StartedAt: w.started.UTC().Format(time.RFC3339),
+			Version: version.Version, StartedAt: w.started.UTC().Format(time.RFC3339Nano),
 			Concurrency: cfg.Worker.Concurrency, InFlight: int(w.inFlight.Load()), Direct: true,
 			Draining: w.draining.Load()}
 	}
