@@ -92,7 +92,7 @@ type Log struct {
 	// replaced after each batch (see flush).
 	accepted, written uint64
 	batchDone         chan struct{}
-	dropped uint64
+	dropped           uint64
 }
 
 // Open starts the log's writer goroutine; Close stops it.

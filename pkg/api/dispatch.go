@@ -73,6 +73,8 @@ type dispatcher struct {
 	// function that waits for the write; a result that arrives first
 	// waits for it rather than finding no row.
 	creating sync.Map
+	// recorder commits outcomes in batches.
+	recorder *recorder
 	// finishing maps the id of a call whose caller has been answered but
 	// whose outcome is still being committed to a channel closed once it
 	// is; reads of the call wait on it (see awaitRecorded).
@@ -99,7 +101,7 @@ func (d *dispatcher) functionTimeout() time.Duration {
 
 func newDispatcher(conn *bus.Conn, callLog *calls.Calls, issuer *auth.Issuer, cfg *config.Config,
 	log *slog.Logger) *dispatcher {
-	return &dispatcher{conn: conn, calls: callLog, issuer: issuer, cfg: cfg, log: log,
+	return &dispatcher{conn: conn, calls: callLog, issuer: issuer, cfg: cfg, log: log, recorder: newRecorder(callLog),
 		waiters: make(map[string]*pendingCall), perWorker: make(map[string]int), closing: make(chan struct{}), gate: newUserGate(),
 		maxPerUser: func() int { return cfg.RateLimit.MaxConcurrentFunctionsPerUser }}
 }
@@ -173,6 +175,7 @@ func (d *dispatcher) stop() {
 		_ = d.directReplies.Unsubscribe()
 	}
 	d.handling.Wait()
+	d.recorder.stop()
 }
 
 type callInput struct {
@@ -622,13 +625,11 @@ func (d *dispatcher) record(r *busv1.CallResult, origin *calls.NewCall) error {
 		t := r.ErrorType
 		o.ErrorType = &t
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	call, applied, err := d.calls.Finish(ctx, r.CallId, o)
-	if err == nil && applied {
-		d.events.Load().emit(callFinishedEvent(call))
+	f := d.recorder.commit(r.CallId, o)
+	if f.Err == nil && f.Applied {
+		d.events.Load().emit(callFinishedEvent(f.Call))
 	}
-	return err
+	return f.Err
 }
 
 // finishWaiting frees the call's user slot and token and wakes its caller.

@@ -215,9 +215,65 @@ func (c *Calls) Create(ctx context.Context, nc NewCall) (Call, error) {
 // once, and a duplicate returns the call unchanged with applied false. An
 // unknown id is ErrCallNotFound.
 func (c *Calls) Finish(ctx context.Context, id string, o Outcome) (Call, bool, error) {
-	if o.Status != StatusSucceeded && o.Status != StatusFailed {
-		return Call{}, false, fmt.Errorf("%w: final status %q", ErrInvalidCall, o.Status)
+	r := c.FinishAll(ctx, []Finishing{{ID: id, Outcome: o}})[0]
+	return r.Call, r.Applied, r.Err
+}
+
+// Finishing is one call's outcome for FinishAll.
+type Finishing struct {
+	ID      string
+	Outcome Outcome
+}
+
+// Finished is what FinishAll did with one outcome, as Finish reports it.
+type Finished struct {
+	Call    Call
+	Applied bool
+	Err     error
+}
+
+// FinishAll records several outcomes in one transaction, so they share
+// one commit; an outcome that cannot be recorded fails alone.
+func (c *Calls) FinishAll(ctx context.Context, items []Finishing) []Finished {
+	out := make([]Finished, len(items))
+	pending := 0
+	for i, it := range items {
+		if it.Outcome.Status != StatusSucceeded && it.Outcome.Status != StatusFailed {
+			out[i].Err = fmt.Errorf("%w: final status %q", ErrInvalidCall, it.Outcome.Status)
+			continue
+		}
+		pending++
 	}
+	if pending == 0 {
+		return out
+	}
+	err := c.db.Tx(ctx, func(tx *sql.Tx) error {
+		for i, it := range items {
+			if out[i].Err != nil {
+				continue
+			}
+			out[i].Call, out[i].Applied, out[i].Err = finish(ctx, tx, it.ID, it.Outcome)
+			if e := out[i].Err; e != nil && !errors.Is(e, ErrCallNotFound) && !errors.Is(e, functions.ErrInvalidName) &&
+				constraintCode(e) == 0 {
+				return e // the transaction itself is in trouble
+			}
+		}
+		return nil
+	})
+	for i := range out {
+		switch {
+		case err != nil && out[i].Err == nil:
+			out[i] = Finished{Err: fmt.Errorf("finish function call: %w", err)}
+		case out[i].Err != nil && !errors.Is(out[i].Err, ErrCallNotFound) &&
+			!errors.Is(out[i].Err, ErrInvalidCall) && !errors.Is(out[i].Err, functions.ErrInvalidName):
+			out[i].Err = fmt.Errorf("finish function call: %w", out[i].Err)
+		}
+	}
+	return out
+}
+
+// finish records one outcome inside tx; see Finish.
+func finish(ctx context.Context, tx *sql.Tx, id string, o Outcome) (Call, bool, error) {
 	var startedAt *string
 	if !unset(o.StartedAt) {
 		s := store.FormatTime(o.StartedAt)
@@ -235,45 +291,30 @@ func (c *Calls) Finish(ctx context.Context, id string, o Outcome) (Call, bool, e
 		s := tail(o.Stderr, MaxStderrBytes)
 		stderr = &s
 	}
-	var (
-		call    Call
-		applied bool
-	)
-	err := c.db.Tx(ctx, func(tx *sql.Tx) error {
-		var err error
-		call, err = scanCall(tx.QueryRowContext(ctx,
-			`UPDATE function_calls SET status = ?, worker_id = ?, attempts = ?, started_at = ?, finished_at = ?,
-				duration_ms = ?, error_message = ?, error_type = ?, stderr = ?,
-				result = CASE WHEN keep_result = 1 THEN ? ELSE NULL END
-			WHERE id = ? AND status = ?
-			RETURNING `+callColumns,
-			o.Status, workerID, max(o.Attempts, 0), startedAt, store.FormatTime(finishedAt),
-			max(o.DurationMS, 0), o.ErrorMessage, o.ErrorType, stderr, nullableJSON(o.Result),
-			id, StatusRunning))
-		if err == nil {
-			applied = true
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		call, err = scanCall(tx.QueryRowContext(ctx, `SELECT `+callColumns+` FROM function_calls WHERE id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			if o.Origin == nil {
-				return ErrCallNotFound
-			}
-			call, err = insertFinished(ctx, tx, id, o, startedAt, finishedAt, workerID, stderr)
-			applied = err == nil
-		}
-		return err
-	})
-	if errors.Is(err, ErrCallNotFound) {
+	call, err := scanCall(tx.QueryRowContext(ctx,
+		`UPDATE function_calls SET status = ?, worker_id = ?, attempts = ?, started_at = ?, finished_at = ?,
+			duration_ms = ?, error_message = ?, error_type = ?, stderr = ?,
+			result = CASE WHEN keep_result = 1 THEN ? ELSE NULL END
+		WHERE id = ? AND status = ?
+		RETURNING `+callColumns,
+		o.Status, workerID, max(o.Attempts, 0), startedAt, store.FormatTime(finishedAt),
+		max(o.DurationMS, 0), o.ErrorMessage, o.ErrorType, stderr, nullableJSON(o.Result),
+		id, StatusRunning))
+	if err == nil {
+		return call, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
 		return Call{}, false, err
 	}
-	if err != nil {
-		return Call{}, false, fmt.Errorf("finish function call: %w", err)
+	call, err = scanCall(tx.QueryRowContext(ctx, `SELECT `+callColumns+` FROM function_calls WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		if o.Origin == nil {
+			return Call{}, false, ErrCallNotFound
+		}
+		call, err = insertFinished(ctx, tx, id, o, startedAt, finishedAt, workerID, stderr)
+		return call, err == nil, err
 	}
-	return call, applied, nil
+	return call, false, err
 }
 
 // Requeued notes that a running call left the worker it was handed to and

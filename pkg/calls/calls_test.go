@@ -416,3 +416,41 @@ func TestFinishWithoutRecord(t *testing.T) {
 		t.Errorf("Finish of a recorded call with origin = %s, %v, %v", dump(got), applied, err)
 	}
 }
+
+func TestFinishAll(t *testing.T) {
+	calls, _ := newCalls(t)
+	ctx := context.Background()
+	if _, err := calls.Create(ctx, NewCall{ID: "running", FunctionName: "f"}); err != nil {
+		t.Fatal(err)
+	}
+	ok := Outcome{Status: StatusSucceeded, WorkerID: "w1", Attempts: 1}
+	bad := ok
+	bad.Origin = &NewCall{FunctionName: "not a name"}
+	fresh := ok
+	fresh.Origin = &NewCall{FunctionName: "g"}
+	got := calls.FinishAll(ctx, []Finishing{
+		{ID: "running", Outcome: ok},
+		{ID: "unknown", Outcome: ok},
+		{ID: "bad-origin", Outcome: bad},
+		{ID: "bad-status", Outcome: Outcome{Status: StatusRunning}},
+		{ID: "fresh", Outcome: fresh},
+	})
+	if !got[0].Applied || got[0].Err != nil || got[0].Call.Status != StatusSucceeded {
+		t.Errorf("running call: %+v", got[0])
+	}
+	if !errors.Is(got[1].Err, ErrCallNotFound) {
+		t.Errorf("unknown call without origin: %+v", got[1])
+	}
+	if got[2].Err == nil || got[3].Err == nil || !errors.Is(got[3].Err, ErrInvalidCall) {
+		t.Errorf("bad items: %+v / %+v", got[2], got[3])
+	}
+	// The bad items failed alone: the good ones are committed.
+	if !got[4].Applied || got[4].Err != nil {
+		t.Errorf("new call beside bad ones: %+v", got[4])
+	}
+	for _, id := range []string{"running", "fresh"} {
+		if c, err := calls.Get(ctx, id); err != nil || c.Status != StatusSucceeded {
+			t.Errorf("%s after FinishAll: %+v, %v", id, c, err)
+		}
+	}
+}

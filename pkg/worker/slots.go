@@ -89,6 +89,13 @@ func (s *slots) takeFetched(ctx context.Context, onWait func()) bool {
 	}
 }
 
+// inUse returns how many slots run a call now.
+func (s *slots) inUse() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running
+}
+
 // release frees a running slot.
 func (s *slots) release() {
 	s.mu.Lock()

@@ -48,6 +48,8 @@ type Worker struct {
 	conn     *bus.Conn
 	runner   *runner.Runner
 	bundles  *bundleCache
+	// inFlight counts calls from when they arrive until their results
+	// are delivered; the status reports the slots in use instead.
 	inFlight atomic.Int64
 	slots    *slots
 	// draining is set once the worker stops taking calls.
@@ -150,7 +152,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	status := func() bus.RoleStatus {
 		return bus.RoleStatus{Role: "worker", ID: w.id, Host: host, PID: os.Getpid(),
 			Version: version.Version, StartedAt: w.started.UTC().Format(time.RFC3339Nano),
-			Concurrency: cfg.Worker.Concurrency, InFlight: int(w.inFlight.Load()), Direct: true,
+			Concurrency: cfg.Worker.Concurrency, InFlight: w.slots.inUse(), Direct: true,
 			Draining: w.draining.Load()}
 	}
 	svc, err := bus.RegisterStatus(conn.NC, status)

@@ -1,0 +1,202 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/tinybase/tinybase/internal/testenv"
+	"github.com/tinybase/tinybase/pkg/bus"
+	"github.com/tinybase/tinybase/pkg/calls"
+	"github.com/tinybase/tinybase/pkg/store"
+	busv1 "github.com/tinybase/tinybase/proto/tinybase/bus/v1"
+)
+
+// TestBusyWorkerHandsDirectCallToQueue fills the only slot of the only
+// worker with a queued (async) call the api does not count, so the next
+// synchronous call is sent to a worker that answers busy; it must still run,
+// from the queue, once the slot frees.
+func TestBusyWorkerHandsDirectCallToQueue(t *testing.T) {
+	env := testenv.New(t)
+	env.Config.Worker.Concurrency = 1
+	if err := os.WriteFile(filepath.Join(env.Config.FunctionsDir(), "slow.py"), []byte(slowPy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, base := startAPI(t, env)
+	startWorker(t, env, "w1")
+	waitListed(t, base, "slow")
+	token := login(t, base)
+	if code, out := post(t, base+"/api/functions/slow", "", map[string]any{"seconds": 0}); code != 200 {
+		t.Fatalf("warm-up call: %d %v", code, out)
+	}
+
+	code, out := post(t, base+"/api/functions/slow?async=true", "", map[string]any{"seconds": 2})
+	if code != 202 {
+		t.Fatalf("async call: %d %v", code, out)
+	}
+	asyncID := out["call_id"].(string)
+	testenv.WaitFor(t, 10*time.Second, "async call running on w1", func() error {
+		var ws struct {
+			Workers []struct {
+				InFlight int `json:"in_flight"`
+			} `json:"workers"`
+		}
+		get(t, base+"/api/admin/workers", token, &ws)
+		if len(ws.Workers) != 1 || ws.Workers[0].InFlight != 1 {
+			return fmt.Errorf("workers: %+v", ws)
+		}
+		return nil
+	})
+	start := time.Now()
+	code, out = post(t, base+"/api/functions/slow", "", map[string]any{"seconds": 0})
+	if code != 200 || out["status"] != "succeeded" {
+		t.Fatalf("call while the slot was busy: %d %v", code, out)
+	}
+	if waited := time.Since(start); waited < 500*time.Millisecond {
+		t.Errorf("call answered after %s: it cannot have waited for the busy slot", waited)
+	}
+	var call map[string]any
+	get(t, base+"/api/admin/functions/calls/"+asyncID, token, &call)
+	if call["status"] != "succeeded" {
+		t.Fatalf("async call: %v", call)
+	}
+}
+
+// TestConcurrentCallsShareSlots runs more synchronous calls at once than a
+// worker has slots: all succeed, and the worker never runs more than its
+// concurrency.
+func TestConcurrentCallsShareSlots(t *testing.T) {
+	env := testenv.New(t)
+	env.Config.Worker.Concurrency = 2
+	if err := os.WriteFile(filepath.Join(env.Config.FunctionsDir(), "slow.py"), []byte(slowPy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, base := startAPI(t, env)
+	startWorker(t, env, "w1")
+	waitListed(t, base, "slow")
+	token := login(t, base)
+
+	var wg sync.WaitGroup
+	results := make(chan string, 6)
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, out := post(t, base+"/api/functions/slow", "", map[string]any{"seconds": 0.5})
+			results <- fmt.Sprint(code, " ", out["status"])
+		}()
+	}
+	peak := 0
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		case <-time.After(50 * time.Millisecond):
+			var ws struct {
+				Workers []struct {
+					InFlight int `json:"in_flight"`
+				} `json:"workers"`
+			}
+			get(t, base+"/api/admin/workers", token, &ws)
+			if len(ws.Workers) == 1 {
+				peak = max(peak, ws.Workers[0].InFlight)
+			}
+		}
+	}
+	close(results)
+	for r := range results {
+		if r != "200 succeeded" {
+			t.Errorf("call: %s", r)
+		}
+	}
+	if peak > 2 {
+		t.Errorf("worker with 2 slots ran %d calls at once", peak)
+	}
+}
+
+// TestResultRecordedFromOrigin delivers a result for a call the api never
+// wrote down, as happens when the api restarts within a synchronous call's
+// first 200 ms: the call is recorded from the origin the result carries.
+func TestResultRecordedFromOrigin(t *testing.T) {
+	env := testenv.New(t)
+	_, base := startAPI(t, env)
+	token := login(t, base)
+	user, pass := env.Config.BusCredentials()
+	conn, err := bus.Connect(context.Background(), bus.ConnectOptions{URL: env.Config.BusURL(), User: user,
+		Password: pass, Name: "test-worker", Logger: testenv.Logger(t, "probe")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+
+	now := time.Now()
+	res := &busv1.CallResult{CallId: "0b0e52a4-6f44-4f4e-9d0c-6c3c1a1e0001", Status: "succeeded",
+		ResultJson: []byte(`{"ok":true}`), DurationMs: 3, WorkerId: "remote-1", StartedAtMs: now.UnixMilli(),
+		FinishedAtMs: now.UnixMilli(), Attempt: 1,
+		Origin: &busv1.CallOrigin{FunctionName: "gone", TriggerType: "manual", EnqueuedAtMs: now.UnixMilli()}}
+	data, err := proto.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := conn.JS.Publish(ctx, bus.ResultSubjectPrefix+res.CallId, data,
+		jetstream.WithMsgID(res.CallId+"-result")); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 10*time.Second, "result recorded", func() error {
+		var call map[string]any
+		get(t, base+"/api/admin/functions/calls/"+res.CallId, token, &call)
+		if call["status"] != "succeeded" || call["function_name"] != "gone" || call["worker_id"] != "remote-1" {
+			return fmt.Errorf("call: %v", call)
+		}
+		return nil
+	})
+}
+
+// TestOrphanedDirectCallFailsAfterRestart leaves a call running on a
+// worker that never comes back, as when the api and that worker die
+// together: the next api records the call as lost instead of leaving it
+// running.
+func TestOrphanedDirectCallFailsAfterRestart(t *testing.T) {
+	env := testenv.New(t)
+	a, base := startAPI(t, env)
+	if err := a.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	path, err := env.Config.DatabasePath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := "worker-gone"
+	_, err = calls.NewCalls(db).Create(context.Background(), calls.NewCall{ID: "orphan", FunctionName: "slow",
+		WorkerID: &gone})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, base = startAPI(t, env)
+	token := login(t, base)
+	testenv.WaitFor(t, 15*time.Second, "orphaned call failed", func() error {
+		var call map[string]any
+		get(t, base+"/api/admin/functions/calls/orphan", token, &call)
+		if call["status"] != "failed" || call["error_type"] != "WorkerLost" {
+			return fmt.Errorf("call: %v", call)
+		}
+		return nil
+	})
+}
