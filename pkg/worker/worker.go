@@ -42,12 +42,12 @@ type Options struct {
 
 // Worker is a running worker.
 type Worker struct {
-	cfg      *config.Config
-	id       string
-	log      *slog.Logger
-	conn     *bus.Conn
-	runner   *runner.Runner
-	bundles  *bundleCache
+	cfg     *config.Config
+	id      string
+	log     *slog.Logger
+	conn    *bus.Conn
+	runner  *runner.Runner
+	bundles *bundleCache
 	// inFlight counts calls from when they arrive until their results
 	// are delivered; the status reports the slots in use instead.
 	inFlight atomic.Int64
