@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/tinybase/tinybase/pkg/extension/wire"
 	extv1 "github.com/tinybase/tinybase/proto/tinybase/extension/v1"
 )
 
@@ -61,26 +62,13 @@ func (m *Manager) MatchRoute(name, method, path string) (RouteSpec, error) {
 	if run == nil {
 		return RouteSpec{}, ErrNotFound
 	}
-	for _, r := range run.row.Manifest.Routes {
-		if strings.EqualFold(r.Method, method) && matchPath(r.Path, path) {
-			return r, nil
-		}
+	routes := run.row.Manifest.Routes
+	i := wire.FindRoute(len(routes), func(i int) (string, string) { return routes[i].Method, routes[i].Path },
+		method, path)
+	if i < 0 {
+		return RouteSpec{}, ErrNotFound
 	}
-	if strings.EqualFold(method, "HEAD") {
-		for _, r := range run.row.Manifest.Routes {
-			if r.Method == "GET" && matchPath(r.Path, path) {
-				return r, nil
-			}
-		}
-	}
-	return RouteSpec{}, ErrNotFound
-}
-
-func matchPath(pattern, path string) bool {
-	if prefix, ok := strings.CutSuffix(pattern, "/*"); ok {
-		return path == prefix || strings.HasPrefix(path, prefix+"/")
-	}
-	return pattern == path
+	return routes[i], nil
 }
 
 // Route forwards one HTTP request to an extension. Errors: ErrNotFound,

@@ -146,39 +146,15 @@ type route struct {
 	fn   RouteHandler
 }
 
-// match reports whether r serves method and path.
-func (r route) match(method, path string) bool {
-	if !strings.EqualFold(r.spec.Method, method) {
-		return false
-	}
-	return r.matchPath(path)
-}
-
-// matchPath reports whether r's path serves path, compared as given: the
-// path TinyBase sends is already percent-decoded and never decoded again.
-func (r route) matchPath(path string) bool {
-	if prefix, ok := strings.CutSuffix(r.spec.Path, "/*"); ok {
-		return path == prefix || strings.HasPrefix(path, prefix+"/")
-	}
-	return r.spec.Path == path
-}
-
-// find returns the route serving method and path: the first one
-// declared for method, else for HEAD the first GET route.
+// find returns the route serving method and path (see wire.FindRoute).
 func (s *server) find(method, path string) (route, bool) {
-	for _, r := range s.ext.routes {
-		if r.match(method, path) {
-			return r, true
-		}
+	routes := s.ext.routes
+	i := wire.FindRoute(len(routes), func(i int) (string, string) { return routes[i].spec.Method, routes[i].spec.Path },
+		method, path)
+	if i < 0 {
+		return route{}, false
 	}
-	if strings.EqualFold(method, "HEAD") {
-		for _, r := range s.ext.routes {
-			if r.match("GET", path) {
-				return r, true
-			}
-		}
-	}
-	return route{}, false
+	return routes[i], true
 }
 
 // Route serves one HTTP request with the first matching route. A HEAD
