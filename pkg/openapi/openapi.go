@@ -8,7 +8,9 @@ package openapi
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
+	"sync"
 
 	"github.com/tinybase/tinybase/pkg/collections"
 	"github.com/tinybase/tinybase/pkg/functions"
@@ -30,9 +32,11 @@ type Input struct {
 // Static returns the document without collections and functions.
 func Static(appVersion string) obj { return Build(Input{AppVersion: appVersion}) }
 
-// Build returns the whole document for in.
-func Build(in Input) obj {
-	paths := obj{}
+// staticParts renders the route table and the fixed schemas once. Build
+// copies the two top-level maps and only adds keys to them, so the
+// rendered objects below are shared and never changed.
+var staticParts = sync.OnceValues(func() (paths, comps obj) {
+	paths = obj{}
 	for _, o := range routes() {
 		item, _ := paths[o.path].(obj)
 		if item == nil {
@@ -41,7 +45,13 @@ func Build(in Input) obj {
 		}
 		item[strings.ToLower(o.method)] = o.render()
 	}
-	comps := schemas()
+	return paths, schemas()
+})
+
+// Build returns the whole document for in.
+func Build(in Input) obj {
+	staticPaths, staticComps := staticParts()
+	paths, comps := maps.Clone(staticPaths), maps.Clone(staticComps)
 	for _, c := range in.Collections {
 		addCollection(paths, comps, c)
 	}

@@ -83,11 +83,20 @@ func TestDynamic(t *testing.T) {
 				OutputSchema: json.RawMessage(`{"type":"object","properties":{"message":{"type":"string"}}}`)},
 			{Name: "bare", Auth: "admin", Tags: []string{"ops"}},
 		}}
+	before, err := JSON(Static("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	body, err := JSON(Build(in))
 	if err != nil {
 		t.Fatal(err)
 	}
 	validate(t, body)
+	// The static part is built once and shared: adding an instance's
+	// collections and functions must leave it as it was.
+	if after, _ := JSON(Static("test")); string(after) != string(before) {
+		t.Error("building a document with collections and functions changed the static document")
+	}
 	var doc struct {
 		Paths      map[string]map[string]any `json:"paths"`
 		Components struct {
