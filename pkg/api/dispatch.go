@@ -24,6 +24,10 @@ import (
 	busv1 "github.com/tinybase/tinybase/proto/tinybase/bus/v1"
 )
 
+// maxDirectResults bounds the results the api handles at once from
+// bus.ResultDirectSubject.
+const maxDirectResults = 1024
+
 // resultWaitMargin is how long past the function timeout an HTTP caller
 // waits for a result: time in the queue plus process start and kill grace.
 const resultWaitMargin = 60 * time.Second
@@ -124,10 +128,23 @@ func (d *dispatcher) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consume results: %w", err)
 	}
+	// At most maxDirectResults results are handled at once; past that a
+	// worker is told to use the results stream, whose consumer bounds
+	// its own backlog.
+	directSlots := make(chan struct{}, maxDirectResults)
 	d.directSub, err = d.conn.NC.Subscribe(bus.ResultDirectSubject, func(m *nats.Msg) {
+		select {
+		case directSlots <- struct{}{}:
+		default:
+			_ = m.Respond([]byte("busy"))
+			return
+		}
 		d.handling.Add(1)
 		go func() {
-			defer d.handling.Done()
+			defer func() {
+				<-directSlots
+				d.handling.Done()
+			}()
 			d.handleDirect(m)
 		}()
 	})
