@@ -3,6 +3,7 @@
 import { createRouter, createWebHistory } from 'vue-router'
 import { auth, loadUser } from './lib/auth.js'
 import { tokens } from './lib/api.js'
+import { toast } from './lib/toast.js'
 
 // Every page is its own lazily loaded chunk.
 const pages = import.meta.glob('./pages/**/*.vue')
@@ -47,7 +48,10 @@ router.beforeEach(async (to) => {
   if (!tokens.access) return { path: '/admin/login', query: { redirect: to.fullPath } }
   if (!auth.loaded || !auth.user) await loadUser()
   if (!auth.user) return { path: '/admin/login', query: { redirect: to.fullPath } }
-  if (to.meta.admin && !auth.isAdmin) return { path: '/admin' }
+  if (to.meta.admin && !auth.isAdmin) {
+    toast.info(`${to.meta.title || 'That page'} is for admins only; you are signed in as ${auth.user.email}.`)
+    return { path: '/admin' }
+  }
   return true
 })
 

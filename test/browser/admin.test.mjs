@@ -783,3 +783,68 @@ test('functions, calls, schedules, workers, settings and profile pages', { timeo
     assert.deepEqual(real, [])
   })
 })
+
+// A signed-in user who is not an admin: the pages offer only what the
+// rules let them do, and admin pages say why they are out of reach. Runs
+// last: it signs the admin out.
+test('a user who is not an admin', { timeout: 120_000 }, async (t) => {
+  const errorsBefore = consoleErrors.length
+  const step = (name, fn) => t.test(name, async (st) => {
+    try {
+      await fn(st)
+    } catch (e) {
+      const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)
+      await page.screenshot({ path: path.join(OUT, `FAILED-${slug}.png`), fullPage: true }).catch(() => {})
+      const text = await page.evaluate(() => `${location.href}\n\n${document.body.innerText}`).catch(() => '')
+      fs.writeFileSync(path.join(OUT, `FAILED-${slug}.txt`), `${e.stack}\n\n${text}\n\nserver log tail:\n${serverLog.slice(-4000)}`)
+      throw e
+    }
+  })
+  const USER = 'not-an-admin@example.com'
+  const USER_PASSWORD = 'reader-password-1'
+
+  await step('sign in as a user who is not an admin', async () => {
+    const login = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: EMAIL, password: PASSWORD }) })
+    const { access_token: token } = await login.json()
+    const created = await fetch(`${base}/api/admin/users`, { method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ email: USER, password: USER_PASSWORD }) })
+    assert.equal(created.status, 201, await created.text())
+    await page.goto(`${base}/admin`)
+    await page.click(tid('logout'))
+    await page.waitForURL((u) => u.pathname === '/admin/login')
+    await page.fill('input[name="email"]', USER)
+    await page.fill('input[name="password"]', USER_PASSWORD)
+    await page.click(tid('login-submit'))
+    await page.waitForURL((u) => u.pathname === '/admin' || u.pathname === '/admin/')
+  })
+
+  await step('an admin page sends the user back with the reason', async () => {
+    await page.goto(`${base}/admin/users`)
+    await page.waitForURL((u) => u.pathname === '/admin' || u.pathname === '/admin/')
+    await page.getByText('is for admins only').waitFor()
+    await shoot('not-admin')
+  })
+
+  await step('a record owned by someone else can be viewed, not changed', async () => {
+    await page.goto(`${base}/admin/collections/books`)
+    const row = page.locator(`${tid('records-table')} ${tid('row')}`).first()
+    await row.waitFor()
+    assert.equal(await row.getByRole('button', { name: 'Edit' }).count(), 0)
+    assert.equal(await row.locator(tid('record-delete')).count(), 0)
+    await row.getByRole('button', { name: 'View' }).click()
+    const dialog = page.locator(tid('record-dialog'))
+    await dialog.locator(tid('record-readonly')).waitFor()
+    assert.equal(await page.locator(tid('record-save')).count(), 0)
+    assert.equal(await dialog.locator('[name="title"]').isDisabled(), true)
+    await shoot('record-readonly')
+    await page.click(tid('record-cancel'))
+    await dialog.waitFor({ state: 'hidden' })
+  })
+
+  await step('no unexpected script errors as that user', () => {
+    const real = consoleErrors.slice(errorsBefore).filter((e) => !/status of (40[0139]|422)|ERR_ABORTED|EventSource|net::ERR/.test(e))
+    assert.deepEqual(real, [])
+  })
+})
