@@ -253,13 +253,19 @@ func TestResultRecordedAcrossAPIRestart(t *testing.T) {
 	waitListed(t, base, "slow")
 	token := login(t, base)
 
+	answered := make(chan string, 1)
 	go func() {
-		// The api stops while this waits; the client error is expected.
+		// The api stops while this waits: it answers 503 with the call's id.
 		data := []byte(`{"seconds": 2}`)
 		resp, err := http.Post(base+"/api/functions/slow", "application/json", bytes.NewReader(data))
-		if err == nil {
-			resp.Body.Close()
+		if err != nil {
+			answered <- err.Error()
+			return
 		}
+		defer resp.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		answered <- fmt.Sprint(resp.StatusCode, " ", body["code"], " ", body["call_id"])
 	}()
 	var calls struct {
 		Calls []map[string]any `json:"calls"`
@@ -273,6 +279,9 @@ func TestResultRecordedAcrossAPIRestart(t *testing.T) {
 	})
 	if err := a.Stop(t); err != nil {
 		t.Fatalf("api stop: %v", err)
+	}
+	if got, want := <-answered, fmt.Sprint("503 shutting_down ", calls.Calls[0]["id"]); got != want {
+		t.Errorf("caller waiting while the api stopped got %q, want %q", got, want)
 	}
 	time.Sleep(3 * time.Second) // the function finishes while the api is down
 	_, base = startAPI(t, env)

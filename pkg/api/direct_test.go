@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
@@ -182,10 +184,27 @@ func TestOrphanedDirectCallFailsAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	gone := "worker-gone"
-	_, err = calls.NewCalls(db).Create(context.Background(), calls.NewCall{ID: "orphan", FunctionName: "slow",
-		WorkerID: &gone})
+	// Two calls the previous api handed to a worker that is gone: one
+	// lost with it, one the worker handed back to the queue as it drained.
+	for _, id := range []string{"orphan", "handed-back"} {
+		if _, err := calls.NewCalls(db).Create(context.Background(), calls.NewCall{ID: id, FunctionName: "slow",
+			WorkerID: &gone}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	db.Close()
+	user, pass := env.Config.BusCredentials()
+	conn, err := bus.Connect(context.Background(), bus.ConnectOptions{URL: env.Config.BusURL(), User: user,
+		Password: pass, Name: "test-probe", Logger: testenv.Logger(t, "probe")})
 	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	req, _ := proto.Marshal(&busv1.CallRequest{CallId: "handed-back", FunctionName: "slow", PriorAttempts: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := conn.JS.Publish(ctx, bus.CallSubject("slow", "handed-back"), req,
+		jetstream.WithMsgID("handed-back")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -199,4 +218,87 @@ func TestOrphanedDirectCallFailsAfterRestart(t *testing.T) {
 		}
 		return nil
 	})
+	// The sweep ran (it takes every call in one pass; give it a moment to
+	// finish): the queued call waits for a worker, still running.
+	time.Sleep(time.Second)
+	var call map[string]any
+	get(t, base+"/api/admin/functions/calls/handed-back", token, &call)
+	if call["status"] != "running" {
+		t.Fatalf("handed-back call: %v", call)
+	}
+}
+
+// TestDirectCallLostOnTheWay stands up a worker that announces itself and
+// swallows every direct call, as a worker does whose connection dropped
+// the message: its heartbeats never list the call, so the api queues it
+// for the real worker.
+func TestDirectCallLostOnTheWay(t *testing.T) {
+	env := testenv.New(t)
+	if err := os.WriteFile(filepath.Join(env.Config.FunctionsDir(), "slow.py"), []byte(slowPy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, base := startAPI(t, env)
+	startWorker(t, env, "w1")
+	waitListed(t, base, "slow")
+	token := login(t, base)
+
+	user, pass := env.Config.BusCredentials()
+	conn, err := bus.Connect(context.Background(), bus.ConnectOptions{URL: env.Config.BusURL(), User: user,
+		Password: pass, Name: "ghost", Logger: testenv.Logger(t, "ghost")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	var beating sync.WaitGroup
+	var count int
+	var mu sync.Mutex
+	if _, err := conn.NC.Subscribe(bus.DirectCallSubject("ghost"), func(*nats.Msg) {
+		mu.Lock()
+		count++
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	beating.Add(1)
+	go func() {
+		defer beating.Done()
+		st := bus.RoleStatus{Role: "worker", ID: "ghost", Host: "nowhere", PID: 1, Concurrency: 4, Direct: true,
+			StartedAt: time.Now().UTC().Format(time.RFC3339Nano)}
+		data, _ := json.Marshal(st)
+		for ctx.Err() == nil {
+			_ = conn.NC.Publish(bus.WorkerHeartbeatSubject, data)
+			time.Sleep(300 * time.Millisecond)
+		}
+	}()
+	defer func() {
+		stop()
+		beating.Wait()
+	}()
+	time.Sleep(time.Second) // the api hears the ghost
+
+	var requeued []string
+	for range 6 {
+		start := time.Now()
+		code, out := post(t, base+"/api/functions/slow", "", map[string]any{"seconds": 0})
+		if code != 200 || out["status"] != "succeeded" {
+			t.Fatalf("call: %d %v", code, out)
+		}
+		if time.Since(start) > time.Second {
+			requeued = append(requeued, out["call_id"].(string))
+		}
+	}
+	mu.Lock()
+	n := count
+	mu.Unlock()
+	if n == 0 || len(requeued) != n {
+		t.Fatalf("the ghost beating %d calls; %d calls took over a second", n, len(requeued))
+	}
+	for _, id := range requeued {
+		var call map[string]any
+		get(t, base+"/api/admin/functions/calls/"+id, token, &call)
+		if call["status"] != "succeeded" || call["worker_id"] != "w1" || call["attempts"].(float64) != 2 {
+			t.Errorf("requeued call: %v", call)
+		}
+	}
 }

@@ -322,7 +322,7 @@ func newCallOf(id string, in callInput, at time.Time) calls.NewCall {
 // returned channel reports the bus's acknowledgement.
 func (d *dispatcher) publishQueued(id, function string, data []byte) <-chan error {
 	stored := make(chan error, 1)
-	fut, err := d.conn.JS.PublishAsync(bus.CallSubjectPrefix+function, data, jetstream.WithMsgID(id))
+	fut, err := d.conn.JS.PublishAsync(bus.CallSubject(function, id), data, jetstream.WithMsgID(id))
 	if err != nil {
 		stored <- err
 		return stored
@@ -440,10 +440,12 @@ func (d *dispatcher) call(ctx context.Context, in callInput) (*callResponse, err
 			e := newError(http.StatusServiceUnavailable, "shutting_down",
 				fmt.Sprintf("The server is restarting; function call '%s' continues and will be recorded", id))
 			e.Headers = map[string]string{"Retry-After": "5"}
+			e.CallID = id
 			return nil, e
 		case <-wait.C:
 			e := newError(http.StatusGatewayTimeout, "call_pending",
 				fmt.Sprintf("Function call '%s' did not finish in time; it stays recorded and may still complete", id))
+			e.CallID = id
 			return nil, e
 		}
 	}

@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/tinybase/tinybase/pkg/bus"
@@ -20,9 +22,9 @@ import (
 //
 //   - a worker that cannot take the call answers busy, and a worker that
 //     is gone makes NATS answer no-responders: the call is queued instead;
-//   - a worker that goes silent (no heartbeat for directLostAfter) or
-//     restarts while it has the call loses it: the call is queued for
-//     another worker;
+//   - a worker that goes silent (no heartbeat for directLostAfter),
+//     restarts, or whose heartbeats do not list the call (it never got
+//     it) loses it: the call is queued for another worker;
 //   - results travel as for queued calls (ResultDirectSubject, else the
 //     results stream), so an api restart loses none, and the result
 //     carries the call's origin for a record the api never wrote;
@@ -33,6 +35,10 @@ import (
 // directLostAfter is how long a worker holding direct calls may go
 // without a heartbeat before its calls are queued for another worker.
 const directLostAfter = 3 * bus.WorkerHeartbeatInterval
+
+// directListedWithin is how long after a call was sent a heartbeat of its
+// worker must list it: one heartbeat interval and then some.
+const directListedWithin = bus.WorkerHeartbeatInterval * 3 / 2
 
 // startDirect subscribes to the replies of direct calls and starts the
 // watch over the workers holding them.
@@ -159,7 +165,7 @@ func (d *dispatcher) watchDirect(ctx context.Context) {
 			if p.worker == "" || time.Since(p.sentAt) < directLostAfter {
 				continue
 			}
-			if !d.workers.holds(p.worker, p.workerStarted, directLostAfter) {
+			if !d.stillHeld(id, p) {
 				lost = append(lost, held{id, p.worker})
 			}
 		}
@@ -169,6 +175,19 @@ func (d *dispatcher) watchDirect(ctx context.Context) {
 			d.requeue(h.id, h.worker, 1)
 		}
 	}
+}
+
+// stillHeld reports whether the worker a call was handed to can still
+// finish it: heard from within directLostAfter, not restarted since, and,
+// once it has had time to say so in a heartbeat, listing the call among
+// those it holds (a call lost on the way, say while the worker
+// reconnected, is never listed). d.mu is held.
+func (d *dispatcher) stillHeld(id string, p *pendingCall) bool {
+	st, at, ok := d.workers.latest(p.worker)
+	if !ok || time.Since(at) > directLostAfter || st.StartedAt != p.workerStarted {
+		return false
+	}
+	return at.Sub(p.sentAt) < directListedWithin || slices.Contains(st.Calls, id)
 }
 
 // sweepOrphans records as lost the calls a previous api handed to workers
@@ -189,21 +208,37 @@ func (d *dispatcher) sweepOrphans(ctx context.Context, running []calls.Call) {
 		return
 	case <-time.After(directLostAfter + bus.WorkerHeartbeatInterval):
 	}
+	var stream jetstream.Stream
 	for _, c := range held {
 		created, err := time.Parse(time.RFC3339Nano, c.CreatedAt)
 		if err == nil && d.workers.holdsSince(*c.WorkerID, created, directLostAfter) {
 			continue // its worker lives and will report it
 		}
+		// A worker that drained handed the call back to the queue, where
+		// it waits or runs again.
+		if stream == nil {
+			stream, _ = d.conn.JS.Stream(ctx, bus.CallsStream)
+		}
+		if stream != nil {
+			if _, err := stream.GetLastMsgForSubject(ctx, bus.CallSubject(c.FunctionName, c.ID)); err == nil {
+				continue
+			}
+		}
 		now := time.Now()
-		r := &busv1.CallResult{CallId: c.ID, Status: calls.StatusFailed, ErrorType: "WorkerLost",
-			ErrorMessage: "The worker running the call stopped while the api restarted",
-			StartedAtMs:  now.UnixMilli(), FinishedAtMs: now.UnixMilli(), Attempt: int32(max(c.Attempts, 1))}
-		if err := d.record(r, nil); err != nil {
-			d.log.Error("record orphaned call failed", "call_id", c.ID, "error", err)
+		f := d.recorder.commit(c.ID, calls.Outcome{Status: calls.StatusFailed, ErrorType: ptrTo("WorkerLost"),
+			ErrorMessage: ptrTo("The worker running the call stopped while the api restarted"),
+			StartedAt:    now, FinishedAt: now, Attempts: max(c.Attempts, 1)})
+		if f.Err != nil {
+			d.log.Error("record orphaned call failed", "call_id", c.ID, "error", f.Err)
 			continue
 		}
 		d.gate.release(c.ID)
 		d.active.Delete(c.ID)
-		d.log.Warn("call lost with its worker during an api restart", "call_id", c.ID, "worker_id", *c.WorkerID)
+		if f.Applied {
+			d.events.Load().emit(callFinishedEvent(f.Call))
+			d.log.Warn("call lost with its worker during an api restart", "call_id", c.ID, "worker_id", *c.WorkerID)
+		}
 	}
 }
+
+func ptrTo[T any](v T) *T { return &v }

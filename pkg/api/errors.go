@@ -20,7 +20,10 @@ type Error struct {
 	Fields  []FieldError
 	// Headers are added to the response (WWW-Authenticate, Retry-After).
 	Headers map[string]string
-	Cause   error
+	// CallID names the function call a 503 or 504 is about: it goes on
+	// and can be read later.
+	CallID string
+	Cause  error
 }
 
 // FieldError is one field-keyed validation problem.
@@ -61,6 +64,7 @@ type errorBody struct {
 	Code    string       `json:"code,omitempty"`
 	Errors  []FieldError `json:"errors,omitempty"`
 	ErrorID string       `json:"error_id,omitempty"`
+	CallID  string       `json:"call_id,omitempty"`
 }
 
 // errorHandler renders every error a handler returns. Unexpected errors
@@ -83,7 +87,7 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 			ae = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "Internal server error",
 				Cause: err}
 		}
-		body := errorBody{Detail: ae.Message, Code: ae.Code, Errors: ae.Fields}
+		body := errorBody{Detail: ae.Message, Code: ae.Code, Errors: ae.Fields, CallID: ae.CallID}
 		switch {
 		case ae.Status == http.StatusInternalServerError:
 			body.ErrorID = errorID()

@@ -117,20 +117,19 @@ func (w *workerView) live() []bus.RoleStatus {
 	return out
 }
 
-// holds reports whether the incarnation of the worker that started at
-// startedAt (its RoleStatus.StartedAt) can still finish the calls handed
-// to it: it was heard from within the last window, draining or not, and
-// has not restarted since.
-func (w *workerView) holds(id, startedAt string, window time.Duration) bool {
+// latest returns the worker's last status and when it was heard, draining
+// or not.
+func (w *workerView) latest(id string) (bus.RoleStatus, time.Time, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s, ok := w.seen[id]
-	return ok && time.Since(s.at) <= window && s.status.StartedAt == startedAt
+	return s.status, s.at, ok
 }
 
-// holdsSince is holds for a call handed to the worker at sent by an
-// earlier api, which did not keep the incarnation: the worker must have
-// started before sent (by the clocks of their hosts).
+// holdsSince reports whether the worker can still finish a call an
+// earlier api handed to it at sent: it was heard from within the last
+// window, draining or not, and started before sent (by the clocks of
+// their hosts).
 func (w *workerView) holdsSince(id string, sent time.Time, window time.Duration) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()

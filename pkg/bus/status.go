@@ -30,6 +30,10 @@ type RoleStatus struct {
 	// Draining is set by a worker that finishes its calls before it stops
 	// and takes no new ones.
 	Draining bool `json:"draining,omitempty"`
+	// Calls lists, in a worker's heartbeat, the direct calls it has taken
+	// and not yet delivered: a call the api sent that stays missing was
+	// lost on the way.
+	Calls []string `json:"calls,omitempty"`
 }
 
 // RegisterStatus registers the role as an instance of the "tinybase" NATS

@@ -11,7 +11,8 @@ import (
 const (
 	// CallsStream is the work queue of function calls.
 	CallsStream = "TB_CALLS"
-	// CallSubjectPrefix + function name carries a CallRequest.
+	// CallSubjectPrefix starts the subject of a queued CallRequest; see
+	// CallSubject.
 	CallSubjectPrefix = "tb.calls.run."
 	// WorkersConsumer is the durable pull consumer all workers share.
 	WorkersConsumer = "tb-workers"
@@ -104,6 +105,14 @@ const MaxDeliverAdvisory = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + Calls
 
 // WorkerHeartbeatInterval is how often workers announce themselves.
 const WorkerHeartbeatInterval = time.Second
+
+// CallSubject is the subject a call is queued on in CallsStream:
+// tb.calls.run.<function>.<call id>. The call id lets the api ask the
+// stream whether a call is still queued (a worker that drained handed it
+// back) before it gives the call up for lost.
+func CallSubject(function, callID string) string {
+	return CallSubjectPrefix + function + "." + callID
+}
 
 // DirectCallSubject is the subject a worker takes direct calls on: its id,
 // with every character outside [A-Za-z0-9_-] replaced by '_' so that host

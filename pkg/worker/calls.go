@@ -127,53 +127,54 @@ func resultOf(req *busv1.CallRequest, res runner.Result, started time.Time, work
 // onDirect takes a call the api sent to this worker alone, if a slot is
 // free; otherwise it answers busy and the api queues the call.
 func (w *Worker) onDirect(runCtx context.Context, m *nats.Msg) {
+	var req busv1.CallRequest
+	if err := proto.Unmarshal(m.Data, &req); err != nil || req.CallId == "" {
+		w.log.Error("drop undecodable direct call", "error", err)
+		return
+	}
 	if w.draining.Load() || !w.slots.tryTake() {
 		_ = m.Respond([]byte(bus.DirectBusy))
 		return
 	}
 	w.inFlight.Add(1)
+	w.held.Store(req.CallId, struct{}{})
 	w.directRuns.Add(1)
 	go func() {
 		defer w.directRuns.Done()
-		w.runDirect(runCtx, m.Data)
+		w.runDirect(runCtx, &req)
 	}()
 }
 
 // runDirect runs a direct call in the slot onDirect took. Nothing holds
 // the call but this worker and the api waiting for it: the api queues it
-// for another worker if this one goes silent, and a drain that runs out
-// of time hands it to the queue itself.
-func (w *Worker) runDirect(runCtx context.Context, data []byte) {
-	release := func() {
-		w.slots.release()
+// for another worker if this one goes silent or stops listing it in its
+// heartbeat, and a drain that runs out of time hands it to the queue
+// itself.
+func (w *Worker) runDirect(runCtx context.Context, req *busv1.CallRequest) {
+	done := func() {
+		w.held.Delete(req.CallId)
 		w.inFlight.Add(-1)
-	}
-	var req busv1.CallRequest
-	if err := proto.Unmarshal(data, &req); err != nil {
-		release()
-		w.log.Error("drop undecodable direct call", "error", err)
-		return
 	}
 	log := w.log.With("call_id", req.CallId, "function", req.FunctionName)
 	started := time.Now()
-	res := w.run(runCtx, &req)
+	res := w.run(runCtx, req)
 	w.slots.release()
 	if runCtx.Err() != nil {
-		w.handBack(&req, log)
-		w.inFlight.Add(-1)
+		w.handBack(req, log)
+		done()
 		return
 	}
-	out := resultOf(&req, res, started, w.id, int(req.PriorAttempts)+1)
+	out := resultOf(req, res, started, w.id, int(req.PriorAttempts)+1)
 	enc, err := proto.Marshal(out)
 	if err != nil {
-		w.inFlight.Add(-1)
+		done()
 		log.Error("encode result failed", "error", err)
 		return
 	}
 	w.deliveries.Add(1)
 	go func() {
 		defer w.deliveries.Done()
-		defer w.inFlight.Add(-1)
+		defer done()
 		// The call exists nowhere else: keep trying while the bus is
 		// unreachable, for about a minute.
 		for wait := 100 * time.Millisecond; ; wait = min(2*wait, 10*time.Second) {
@@ -191,6 +192,17 @@ func (w *Worker) runDirect(runCtx context.Context, data []byte) {
 	}()
 }
 
+// heldCalls lists the direct calls this worker has taken and not yet
+// delivered, for its heartbeat.
+func (w *Worker) heldCalls() []string {
+	var ids []string
+	w.held.Range(func(k, _ any) bool {
+		ids = append(ids, k.(string))
+		return true
+	})
+	return ids
+}
+
 // handBack stores a direct call the drain stopped in the work queue, so
 // another worker runs it and the api, still waiting, gets its result.
 func (w *Worker) handBack(req *busv1.CallRequest, log *slog.Logger) {
@@ -198,7 +210,7 @@ func (w *Worker) handBack(req *busv1.CallRequest, log *slog.Logger) {
 	data, err := proto.Marshal(req)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err = w.conn.JS.Publish(ctx, bus.CallSubjectPrefix+req.FunctionName, data,
+		_, err = w.conn.JS.Publish(ctx, bus.CallSubject(req.FunctionName, req.CallId), data,
 			jetstream.WithMsgID(req.CallId))
 		cancel()
 	}

@@ -58,6 +58,8 @@ type Worker struct {
 	deliveries sync.WaitGroup
 	// directRuns counts direct calls running.
 	directRuns sync.WaitGroup
+	// held holds the ids of direct calls taken and not yet delivered.
+	held sync.Map
 	started    time.Time
 }
 
@@ -153,7 +155,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return bus.RoleStatus{Role: "worker", ID: w.id, Host: host, PID: os.Getpid(),
 			Version: version.Version, StartedAt: w.started.UTC().Format(time.RFC3339Nano),
 			Concurrency: cfg.Worker.Concurrency, InFlight: w.slots.inUse(), Direct: true,
-			Draining: w.draining.Load()}
+			Draining: w.draining.Load(), Calls: w.heldCalls()}
 	}
 	svc, err := bus.RegisterStatus(conn.NC, status)
 	if err != nil {
