@@ -59,8 +59,8 @@ type Worker struct {
 	// directRuns counts direct calls running.
 	directRuns sync.WaitGroup
 	// held holds the ids of direct calls taken and not yet delivered.
-	held sync.Map
-	started    time.Time
+	held    sync.Map
+	started time.Time
 }
 
 // Run runs a worker until ctx is done, then drains: in-flight calls get
