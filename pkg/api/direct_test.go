@@ -21,6 +21,32 @@ import (
 	busv1 "github.com/tinybase/tinybase/proto/tinybase/bus/v1"
 )
 
+// busClient connects to the test's bus as a role named name would.
+func busClient(t *testing.T, env *testenv.Env, name string) *bus.Conn {
+	t.Helper()
+	user, pass := env.Config.BusCredentials()
+	conn, err := bus.Connect(context.Background(), bus.ConnectOptions{URL: env.Config.BusURL(), User: user,
+		Password: pass, Name: name, Logger: testenv.Logger(t, name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	return conn
+}
+
+// withSlow starts an api and worker w1 serving the slow function, and
+// returns the api's base URL and an admin token.
+func withSlow(t *testing.T, env *testenv.Env) (string, string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(env.Config.FunctionsDir(), "slow.py"), []byte(slowPy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, base := startAPI(t, env)
+	startWorker(t, env, "w1")
+	waitListed(t, base, "slow")
+	return base, login(t, base)
+}
+
 // TestBusyWorkerHandsDirectCallToQueue fills the only slot of the only
 // worker with a queued (async) call the api does not count, so the next
 // synchronous call is sent to a worker that answers busy; it must still run,
@@ -28,13 +54,7 @@ import (
 func TestBusyWorkerHandsDirectCallToQueue(t *testing.T) {
 	env := testenv.New(t)
 	env.Config.Worker.Concurrency = 1
-	if err := os.WriteFile(filepath.Join(env.Config.FunctionsDir(), "slow.py"), []byte(slowPy), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, base := startAPI(t, env)
-	startWorker(t, env, "w1")
-	waitListed(t, base, "slow")
-	token := login(t, base)
+	base, token := withSlow(t, env)
 	if code, out := post(t, base+"/api/functions/slow", "", map[string]any{"seconds": 0}); code != 200 {
 		t.Fatalf("warm-up call: %d %v", code, out)
 	}
@@ -77,13 +97,7 @@ func TestBusyWorkerHandsDirectCallToQueue(t *testing.T) {
 func TestConcurrentCallsShareSlots(t *testing.T) {
 	env := testenv.New(t)
 	env.Config.Worker.Concurrency = 2
-	if err := os.WriteFile(filepath.Join(env.Config.FunctionsDir(), "slow.py"), []byte(slowPy), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, base := startAPI(t, env)
-	startWorker(t, env, "w1")
-	waitListed(t, base, "slow")
-	token := login(t, base)
+	base, token := withSlow(t, env)
 
 	var wg sync.WaitGroup
 	results := make(chan string, 6)
@@ -132,13 +146,7 @@ func TestResultRecordedFromOrigin(t *testing.T) {
 	env := testenv.New(t)
 	_, base := startAPI(t, env)
 	token := login(t, base)
-	user, pass := env.Config.BusCredentials()
-	conn, err := bus.Connect(context.Background(), bus.ConnectOptions{URL: env.Config.BusURL(), User: user,
-		Password: pass, Name: "test-worker", Logger: testenv.Logger(t, "probe")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
+	conn := busClient(t, env, "test-worker")
 
 	now := time.Now()
 	res := &busv1.CallResult{CallId: "0b0e52a4-6f44-4f4e-9d0c-6c3c1a1e0001", Status: "succeeded",
@@ -193,13 +201,7 @@ func TestOrphanedDirectCallFailsAfterRestart(t *testing.T) {
 		}
 	}
 	db.Close()
-	user, pass := env.Config.BusCredentials()
-	conn, err := bus.Connect(context.Background(), bus.ConnectOptions{URL: env.Config.BusURL(), User: user,
-		Password: pass, Name: "test-probe", Logger: testenv.Logger(t, "probe")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
+	conn := busClient(t, env, "test-probe")
 	req, _ := proto.Marshal(&busv1.CallRequest{CallId: "handed-back", FunctionName: "slow", PriorAttempts: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -234,21 +236,9 @@ func TestOrphanedDirectCallFailsAfterRestart(t *testing.T) {
 // for the real worker.
 func TestDirectCallLostOnTheWay(t *testing.T) {
 	env := testenv.New(t)
-	if err := os.WriteFile(filepath.Join(env.Config.FunctionsDir(), "slow.py"), []byte(slowPy), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, base := startAPI(t, env)
-	startWorker(t, env, "w1")
-	waitListed(t, base, "slow")
-	token := login(t, base)
+	base, token := withSlow(t, env)
 
-	user, pass := env.Config.BusCredentials()
-	conn, err := bus.Connect(context.Background(), bus.ConnectOptions{URL: env.Config.BusURL(), User: user,
-		Password: pass, Name: "ghost", Logger: testenv.Logger(t, "ghost")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
+	conn := busClient(t, env, "ghost")
 	var beating sync.WaitGroup
 	var count int
 	var mu sync.Mutex

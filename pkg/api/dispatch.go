@@ -229,7 +229,7 @@ func (d *dispatcher) enqueue(ctx context.Context, in callInput) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	nc := newCallOf(id, in, time.UnixMilli(req.EnqueuedAtMs))
+	nc := newCallOf(id, in, time.Now())
 	// The row is written while the call is being queued: both take a disk
 	// write, and a call's result cannot be recorded before its worker has
 	// run it (a result that still finds no row is retried, see record).
@@ -412,7 +412,7 @@ func (d *dispatcher) call(ctx context.Context, in callInput) (*callResponse, err
 		d.gate.release(id)
 		return nil, err
 	}
-	p := &pendingCall{origin: newCallOf(id, in, time.UnixMilli(req.EnqueuedAtMs)), function: in.Meta.Name,
+	p := &pendingCall{origin: newCallOf(id, in, time.Now()), function: in.Meta.Name,
 		request: data, result: make(chan *busv1.CallResult, 1)}
 	p.row = time.AfterFunc(runningRowDelay, func() { d.writeRunning(id, p) })
 	d.mu.Lock()

@@ -48,22 +48,9 @@ func (w *Worker) handleCall(runCtx context.Context, msg jetstream.Msg) {
 	attempt += int(req.PriorAttempts)
 	log := w.log.With("call_id", req.CallId, "function", req.FunctionName, "attempt", attempt)
 
-	// Tell JetStream the call is alive while it runs; a silent worker's
-	// calls are redelivered after bus.CallAckWait.
 	progressCtx, cancelProgress := context.WithCancel(context.Background())
 	stopProgress = cancelProgress
-	go func() {
-		t := time.NewTicker(bus.CallProgressInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-progressCtx.Done():
-				return
-			case <-t.C:
-				_ = msg.InProgress()
-			}
-		}
-	}()
+	go keepInProgress(progressCtx, msg)
 
 	started := time.Now()
 	res := w.run(runCtx, &req)

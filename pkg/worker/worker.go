@@ -274,20 +274,23 @@ func (w *Worker) callLoop(fetchCtx, runCtx context.Context, cons jetstream.Consu
 func (w *Worker) takeSlotFor(ctx context.Context, msg jetstream.Msg) bool {
 	waiting, stop := context.WithCancel(ctx)
 	defer stop()
-	return w.slots.takeFetched(ctx, func() {
-		go func() {
-			t := time.NewTicker(bus.CallProgressInterval)
-			defer t.Stop()
-			for {
-				select {
-				case <-waiting.Done():
-					return
-				case <-t.C:
-					_ = msg.InProgress()
-				}
-			}
-		}()
-	})
+	return w.slots.takeFetched(ctx, func() { go keepInProgress(waiting, msg) })
+}
+
+// keepInProgress tells JetStream, until ctx ends, that msg's call is in
+// hand; a call whose worker goes silent is redelivered after
+// bus.CallAckWait.
+func keepInProgress(ctx context.Context, msg jetstream.Msg) {
+	t := time.NewTicker(bus.CallProgressInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = msg.InProgress()
+		}
+	}
 }
 
 // heartbeat publishes the worker's status every bus.WorkerHeartbeatInterval.

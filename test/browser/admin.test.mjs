@@ -145,10 +145,11 @@ after(async () => {
   if (profile) fs.rmSync(profile, { recursive: true, force: true })
 })
 
-test('admin UI end to end', { timeout: 300_000 }, async (t) => {
-  // step runs one part; on failure it saves a screenshot and the page's
-  // text next to the others, then fails as usual.
-  const step = (name, fn) => t.test(name, async (st) => {
+// stepper returns step(name, fn), which runs one part of test t; on
+// failure it saves a screenshot and the page's text next to the others,
+// then fails as usual.
+function stepper(t) {
+  return (name, fn) => t.test(name, async (st) => {
     try {
       await fn(st)
     } catch (e) {
@@ -159,6 +160,10 @@ test('admin UI end to end', { timeout: 300_000 }, async (t) => {
       throw e
     }
   })
+}
+
+test('admin UI end to end', { timeout: 300_000 }, async (t) => {
+  const step = stepper(t)
 
   await step('a deep link before sign-in lands on the login page', async () => {
     const resp = await page.goto(`${base}/admin/collections`)
@@ -573,17 +578,7 @@ test('admin UI end to end', { timeout: 300_000 }, async (t) => {
 // 'every five minutes' schedule it created. It signs in no more times.
 test('functions, calls, schedules, workers, settings and profile pages', { timeout: 300_000 }, async (t) => {
   const errorsBefore = consoleErrors.length
-  const step = (name, fn) => t.test(name, async (st) => {
-    try {
-      await fn(st)
-    } catch (e) {
-      const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)
-      await page.screenshot({ path: path.join(OUT, `FAILED-${slug}.png`), fullPage: true }).catch(() => {})
-      const text = await page.evaluate(() => `${location.href}\n\n${document.body.innerText}`).catch(() => '')
-      fs.writeFileSync(path.join(OUT, `FAILED-${slug}.txt`), `${e.stack}\n\n${text}\n\nserver log tail:\n${serverLog.slice(-4000)}`)
-      throw e
-    }
-  })
+  const step = stepper(t)
   const divide = [
     'import sys',
     'from dataclasses import dataclass',
@@ -789,17 +784,7 @@ test('functions, calls, schedules, workers, settings and profile pages', { timeo
 // last: it signs the admin out.
 test('a user who is not an admin', { timeout: 120_000 }, async (t) => {
   const errorsBefore = consoleErrors.length
-  const step = (name, fn) => t.test(name, async (st) => {
-    try {
-      await fn(st)
-    } catch (e) {
-      const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)
-      await page.screenshot({ path: path.join(OUT, `FAILED-${slug}.png`), fullPage: true }).catch(() => {})
-      const text = await page.evaluate(() => `${location.href}\n\n${document.body.innerText}`).catch(() => '')
-      fs.writeFileSync(path.join(OUT, `FAILED-${slug}.txt`), `${e.stack}\n\n${text}\n\nserver log tail:\n${serverLog.slice(-4000)}`)
-      throw e
-    }
-  })
+  const step = stepper(t)
   const USER = 'not-an-admin@example.com'
   const USER_PASSWORD = 'reader-password-1'
 
