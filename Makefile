@@ -8,7 +8,7 @@ BUS_PORT ?= 4222
 # -race is too slow for a 2-core CI machine.
 RACE_PKGS := ./pkg/bus/... ./pkg/runner/... ./pkg/supervisor/... ./pkg/auth/... \
              ./pkg/config/... ./pkg/scheduler/... ./pkg/worker/... ./pkg/ratelimit/... ./pkg/email/... \
-             ./pkg/sdk/extension/...
+             ./pkg/sdk/extension/... ./pkg/api/... ./pkg/activity/... ./pkg/calls/...
 
 .PHONY: all build test test-unit test-race test-e2e test-browser browser-deps admin run bench proto fmt vet clean
 

@@ -292,3 +292,105 @@ func TestDirectCallLostOnTheWay(t *testing.T) {
 		}
 	}
 }
+
+// TestRequeuedCopyDropped hands a call to a worker that looks as if it
+// lost it (its heartbeats do not list it) but then reports the result
+// after all: the copy the api queued meanwhile must not stay behind to
+// run again.
+func TestRequeuedCopyDropped(t *testing.T) {
+	env := testenv.New(t)
+	if err := os.WriteFile(filepath.Join(env.Config.FunctionsDir(), "slow.py"), []byte(slowPy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, base := startAPI(t, env)
+	w1 := startWorker(t, env, "w1")
+	waitListed(t, base, "slow")
+	token := login(t, base)
+	// Only the ghost below takes calls from now on; w1 was needed to
+	// describe the function.
+	if err := w1.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	conn := busClient(t, env, "ghost")
+	got := make(chan *busv1.CallRequest, 1)
+	if _, err := conn.NC.Subscribe(bus.DirectCallSubject("ghost"), func(m *nats.Msg) {
+		var req busv1.CallRequest
+		if proto.Unmarshal(m.Data, &req) == nil {
+			got <- &req
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	var beating sync.WaitGroup
+	beating.Add(1)
+	go func() {
+		defer beating.Done()
+		st := bus.RoleStatus{Role: "worker", ID: "ghost", Host: "nowhere", PID: 1, Concurrency: 4, Direct: true,
+			StartedAt: time.Now().UTC().Format(time.RFC3339Nano)}
+		data, _ := json.Marshal(st)
+		for ctx.Err() == nil {
+			_ = conn.NC.Publish(bus.WorkerHeartbeatSubject, data)
+			time.Sleep(300 * time.Millisecond)
+		}
+	}()
+	defer func() {
+		stop()
+		beating.Wait()
+	}()
+	time.Sleep(time.Second)
+	// w1 is gone, so the call can only go to the ghost.
+	testenv.WaitFor(t, 15*time.Second, "w1 gone", func() error {
+		var ws struct {
+			Workers []struct {
+				ID string `json:"id"`
+			} `json:"workers"`
+		}
+		get(t, base+"/api/admin/workers", token, &ws)
+		if len(ws.Workers) != 1 || ws.Workers[0].ID != "ghost" {
+			return fmt.Errorf("workers: %+v", ws)
+		}
+		return nil
+	})
+
+	answered := make(chan map[string]any, 1)
+	go func() {
+		_, out := post(t, base+"/api/functions/slow", "", map[string]any{"seconds": 0})
+		answered <- out
+	}()
+	var req *busv1.CallRequest
+	select {
+	case req = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call never reached the ghost")
+	}
+	// Not listed in the ghost's heartbeats: the api queues a copy.
+	subject := bus.CallSubject("slow", req.CallId)
+	stream, err := conn.JS.Stream(ctx, bus.CallsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 10*time.Second, "copy queued", func() error {
+		_, err := stream.GetLastMsgForSubject(ctx, subject)
+		return err
+	})
+	// The ghost finishes the call after all.
+	now := time.Now()
+	res, _ := proto.Marshal(&busv1.CallResult{CallId: req.CallId, Status: "succeeded", ResultJson: []byte(`{"slept":0}`),
+		WorkerId: "ghost", StartedAtMs: now.UnixMilli(), FinishedAtMs: now.UnixMilli(), Attempt: 1,
+		Origin: bus.OriginOf(req)})
+	if reply, err := conn.NC.Request(bus.ResultDirectSubject, res, 10*time.Second); err != nil ||
+		string(reply.Data) != bus.ResultRecorded {
+		t.Fatalf("deliver the ghost's result: %v", err)
+	}
+	if out := <-answered; out["status"] != "succeeded" || out["call_id"] != req.CallId {
+		t.Fatalf("answer: %v", out)
+	}
+	testenv.WaitFor(t, 10*time.Second, "queued copy dropped", func() error {
+		if _, err := stream.GetLastMsgForSubject(ctx, subject); err == nil {
+			return fmt.Errorf("a copy of %s is still queued", req.CallId)
+		}
+		return nil
+	})
+}

@@ -462,6 +462,7 @@ type pendingCall struct {
 	row *time.Timer
 
 	// Guarded by dispatcher.mu.
+	requeued      bool      // queued after its worker was lost, see dropQueued
 	worker        string    // the worker it was handed to; "" once queued
 	workerStarted string    // that worker's RoleStatus.StartedAt
 	sentAt        time.Time // when it was handed to worker
@@ -519,6 +520,7 @@ func (d *dispatcher) deliver(r *busv1.CallResult) error {
 		close(done)
 	}()
 	origin := originOf(r)
+	requeued, function := false, ""
 	d.mu.Lock()
 	if p := d.waiters[r.CallId]; p != nil {
 		p.row.Stop()
@@ -526,12 +528,20 @@ func (d *dispatcher) deliver(r *busv1.CallResult) error {
 		if origin == nil {
 			origin = &p.origin
 		}
+		requeued, function = p.requeued, p.function
 	}
 	d.mu.Unlock()
 	if createErr == nil {
 		d.finishWaiting(r)
 	}
-	return d.record(r, origin)
+	err := d.record(r, origin)
+	// The first attempt finished after all: its queued copy must not run.
+	// (A result of the copy itself has a later attempt; its worker
+	// acknowledges it.)
+	if err == nil && requeued && r.Attempt <= 1 {
+		go d.dropQueued(function, r.CallId)
+	}
+	return err
 }
 
 // originOf is the origin a worker echoed in the result, if any.

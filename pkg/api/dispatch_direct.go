@@ -121,6 +121,7 @@ func (d *dispatcher) requeue(id, from string, lostAttempts int32) {
 		return
 	}
 	d.leftWorkerLocked(p)
+	p.requeued = true
 	d.mu.Unlock()
 	data := p.request
 	if lostAttempts > 0 {
@@ -148,46 +149,94 @@ func (d *dispatcher) requeue(id, from string, lostAttempts int32) {
 	}()
 }
 
-// watchDirect queues the direct calls of workers gone silent.
+// watchDirect queues the direct calls of workers that can no longer
+// finish them (see stillHeld).
 func (d *dispatcher) watchDirect(ctx context.Context) {
-	t := time.NewTicker(bus.WorkerHeartbeatInterval / 2)
+	interval := bus.WorkerHeartbeatInterval / 2
+	t := time.NewTicker(interval)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		type held struct{ id, worker string }
+		// After a stall of this process (a pause, a starved CPU), the
+		// heartbeats that came meanwhile are still being read: judge
+		// nobody before they are.
+		stalled := time.Since(last) > 2*interval
+		last = time.Now()
+		if stalled {
+			continue
+		}
+		type held struct{ id, worker, why string }
 		var lost []held
 		d.mu.Lock()
 		for id, p := range d.waiters {
 			if p.worker == "" || time.Since(p.sentAt) < directLostAfter {
 				continue
 			}
-			if !d.stillHeld(id, p) {
-				lost = append(lost, held{id, p.worker})
+			if why := d.stillHeld(id, p); why != "" {
+				lost = append(lost, held{id, p.worker, why})
 			}
 		}
 		d.mu.Unlock()
 		for _, h := range lost {
-			d.log.Warn("worker silent; its call goes to the queue", "call_id", h.id, "worker_id", h.worker)
+			if d.resultWaiting(ctx, h.id) {
+				continue // the worker stored the result while the api was unreachable
+			}
+			d.log.Warn("direct call lost; it goes to the queue", "call_id", h.id, "worker_id", h.worker,
+				"reason", h.why)
 			d.requeue(h.id, h.worker, 1)
 		}
 	}
 }
 
-// stillHeld reports whether the worker a call was handed to can still
-// finish it: heard from within directLostAfter, not restarted since, and,
-// once it has had time to say so in a heartbeat, listing the call among
-// those it holds (a call lost on the way, say while the worker
-// reconnected, is never listed). d.mu is held.
-func (d *dispatcher) stillHeld(id string, p *pendingCall) bool {
+// stillHeld tells why the worker a call was handed to can no longer finish
+// it, or "" if it can: it must have been heard from within
+// directLostAfter, not have restarted since, and, once it had time to say
+// so in a heartbeat, list the call among those it holds (a call lost on
+// the way, say while the worker reconnected, is never listed). d.mu is
+// held.
+func (d *dispatcher) stillHeld(id string, p *pendingCall) string {
 	st, at, ok := d.workers.latest(p.worker)
-	if !ok || time.Since(at) > directLostAfter || st.StartedAt != p.workerStarted {
+	switch {
+	case !ok || time.Since(at) > directLostAfter:
+		return "worker silent"
+	case st.StartedAt != p.workerStarted:
+		return "worker restarted"
+	case at.Sub(p.sentAt) >= directListedWithin && !slices.Contains(st.Calls, id):
+		return "worker does not hold it"
+	}
+	return ""
+}
+
+// resultWaiting reports whether the call's result is in the results
+// stream, where a worker that could not reach the api stored it.
+func (d *dispatcher) resultWaiting(ctx context.Context, id string) bool {
+	stream, err := d.conn.JS.Stream(ctx, bus.ResultsStream)
+	if err != nil {
 		return false
 	}
-	return at.Sub(p.sentAt) < directListedWithin || slices.Contains(st.Calls, id)
+	_, err = stream.GetLastMsgForSubject(ctx, bus.ResultSubjectPrefix+id)
+	return err == nil
+}
+
+// dropQueued removes the queued copy of a call whose outcome is recorded,
+// so a call requeued from a worker that then finished it after all does
+// not run again.
+func (d *dispatcher) dropQueued(function, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := d.conn.JS.Stream(ctx, bus.CallsStream)
+	if err == nil {
+		err = stream.Purge(ctx, jetstream.WithPurgeSubject(bus.CallSubject(function, id)))
+	}
+	if err != nil {
+		d.log.Warn("drop the queued copy of a finished call failed; it may run again", "call_id", id,
+			"error", err)
+	}
 }
 
 // sweepOrphans records as lost the calls a previous api handed to workers
