@@ -75,7 +75,7 @@ type rows struct{ db *store.DB }
 const rowColumns = `id, name, version, description, author, path, source, sha256, manifest, is_enabled, policy,
 	installed_at, updated_at`
 
-func scanRow(sc interface{ Scan(...any) error }) (Row, error) {
+func scanRow(sc store.Scanner) (Row, error) {
 	var r Row
 	var manifest string
 	var enabled int
@@ -92,20 +92,11 @@ func scanRow(sc interface{ Scan(...any) error }) (Row, error) {
 }
 
 func (s rows) list(ctx context.Context) ([]Row, error) {
-	q, err := s.db.R.QueryContext(ctx, `SELECT `+rowColumns+` FROM extensions ORDER BY name`)
+	out, err := store.Collect(ctx, s.db.R, scanRow, `SELECT `+rowColumns+` FROM extensions ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list extensions: %w", err)
 	}
-	defer q.Close()
-	var out []Row
-	for q.Next() {
-		r, err := scanRow(q)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, q.Err()
+	return out, nil
 }
 
 func (s rows) get(ctx context.Context, name string) (Row, error) {
@@ -127,20 +118,16 @@ func (s rows) insert(ctx context.Context, r *Row) error {
 	r.ID = uuid.NewString()
 	r.InstalledAt = store.Now()
 	r.UpdatedAt = r.InstalledAt
-	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM extensions WHERE name = ?`, r.Name).Scan(&one)
-		if err == nil {
-			return &ExistsError{Name: r.Name}
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO extensions (`+rowColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO extensions (`+rowColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			r.ID, r.Name, r.Version, r.Description, r.Author, r.Path, r.Source, r.SHA256, string(manifest),
 			boolInt(r.IsEnabled), r.Policy, r.InstalledAt, r.UpdatedAt)
 		return err
 	})
+	if _, dup := store.UniqueViolation(err); dup {
+		return &ExistsError{Name: r.Name}
+	}
+	return err
 }
 
 // update sets is_enabled and policy (when non-nil) and bumps updated_at.

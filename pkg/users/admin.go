@@ -102,7 +102,7 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (User, error) 
 			args = append(args, hash)
 		}
 		_, err = tx.ExecContext(ctx, q+` WHERE id = ?`, append(args, id)...)
-		if isUniqueViolation(err) {
+		if isUnique(err) {
 			return ErrEmailTaken
 		}
 		if err != nil {
@@ -163,7 +163,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 			}
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
-		if isForeignKeyViolation(err) {
+		if store.ForeignKeyViolation(err) {
 			return ErrUserInUse
 		}
 		if err != nil {

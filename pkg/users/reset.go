@@ -71,7 +71,7 @@ func (s *Service) RequestReset(ctx context.Context, email string, ttl time.Durat
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
 			hashResetToken(token), u.ID, store.FormatTime(now), store.FormatTime(now.Add(ttl)))
-		if isForeignKeyViolation(err) {
+		if store.ForeignKeyViolation(err) {
 			return ErrNotFound
 		}
 		if err != nil {

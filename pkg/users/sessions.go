@@ -26,7 +26,7 @@ func (s *Service) StartSession(ctx context.Context, sess Session) error {
 		`INSERT INTO auth_sessions (id, user_id, refresh_jti, created_at, refreshed_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?)`,
 		sess.ID, sess.UserID, sess.RefreshID, now, now, store.FormatTime(sess.Expires))
-	if isForeignKeyViolation(err) {
+	if store.ForeignKeyViolation(err) {
 		return ErrNotFound
 	}
 	if err != nil {

@@ -19,7 +19,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/ncruces/go-sqlite3"
 
 	"github.com/tinybase/tinybase/pkg/auth"
 	"github.com/tinybase/tinybase/pkg/store"
@@ -127,7 +126,7 @@ func (s *Service) Create(ctx context.Context, email, password string, isAdmin bo
 	_, err = s.db.W.ExecContext(ctx,
 		`INSERT INTO users (id, email, password_hash, is_admin, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Email, hash, u.IsAdmin, u.CreatedAt, u.UpdatedAt)
-	if isUniqueViolation(err) {
+	if isUnique(err) {
 		return User{}, ErrEmailTaken
 	}
 	if err != nil {
@@ -255,16 +254,9 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (User
 	return u, u.ID == id, nil
 }
 
-// isUniqueViolation reports whether err is SQLite refusing a duplicate in a
-// UNIQUE column.
-func isUniqueViolation(err error) bool {
-	var se *sqlite3.Error
-	return errors.As(err, &se) && se.ExtendedCode() == sqlite3.CONSTRAINT_UNIQUE
-}
-
-// isForeignKeyViolation reports whether err is SQLite refusing a write
-// that would break a foreign key.
-func isForeignKeyViolation(err error) bool {
-	var se *sqlite3.Error
-	return errors.As(err, &se) && se.ExtendedCode() == sqlite3.CONSTRAINT_FOREIGNKEY
+// isUnique reports whether err is SQLite refusing a duplicate in a UNIQUE
+// column.
+func isUnique(err error) bool {
+	_, ok := store.UniqueViolation(err)
+	return ok
 }
