@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -42,7 +43,11 @@ type harness struct {
 }
 
 func startAPI(t *testing.T, env *testenv.Env) (*testenv.Role, string) {
-	ln := testenv.Listen(t)
+	return startAPIOn(t, env, testenv.Listen(t))
+}
+
+// startAPIOn runs the api on ln and waits until it answers.
+func startAPIOn(t *testing.T, env *testenv.Env, ln net.Listener) (*testenv.Role, string) {
 	base := "http://" + ln.Addr().String()
 	r := env.Start("api", func(ctx context.Context) error {
 		return api.Run(ctx, env.Config, api.Options{Logger: testenv.Logger(t, "api"), Listener: ln})

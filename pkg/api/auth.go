@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -81,7 +83,11 @@ func (s *Server) tokenCaller(token string) (who caller, writes, ok bool) {
 	via := viaAccess
 	if cl.Type == auth.Call {
 		// A call token acts for its caller only while that call runs.
-		if s.dispatch == nil || !s.dispatch.callActive(cl.CallID) {
+		var issued time.Time
+		if cl.IssuedAtMicros > 0 {
+			issued = time.UnixMicro(cl.IssuedAtMicros)
+		}
+		if s.dispatch == nil || !s.dispatch.callActive(context.Background(), cl.CallID, issued) {
 			return caller{}, false, false
 		}
 		via = viaCall

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -393,4 +395,109 @@ func TestRequeuedCopyDropped(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// callbackPy waits for a file, then calls back into TinyBase with its call
+// token and reports the answer's status on stderr.
+const callbackPy = `import os, sys, time
+from tinybase_sdk import register, TinyBaseError
+from tinybase_sdk.cli import run
+
+@register(name="callback", description="calls back", auth="auth")
+def callback(client, payload: dict) -> dict:
+    while not os.path.exists(payload["go"]):
+        time.sleep(0.05)
+    status = 0
+    for _ in range(100):
+        try:
+            client.get("/auth/me")
+            status = 200
+        except TinyBaseError as e:
+            status = e.status
+        if status not in (0, 502, 503):
+            break
+        time.sleep(0.2)
+    print("callback", status, file=sys.stderr)
+    return {"status": status}
+
+if __name__ == "__main__":
+    run()
+`
+
+// TestCallTokenAcrossRestart stops the api while a synchronous call is
+// younger than its running record: the new api has no record of the call,
+// yet the function's token still acts until the call ends.
+func TestCallTokenAcrossRestart(t *testing.T) {
+	env := testenv.New(t)
+	if err := os.WriteFile(filepath.Join(env.Config.FunctionsDir(), "callback.py"), []byte(callbackPy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The function calls back to the configured address, which the api
+	// started again must listen on too.
+	first := testenv.Listen(t)
+	addr := first.Addr().(*net.TCPAddr)
+	env.Config.Server.Port = addr.Port
+	a, base := startAPIOn(t, env, first)
+	startWorker(t, env, "w1")
+	token := login(t, base)
+	testenv.WaitFor(t, 30*time.Second, "callback listed", func() error {
+		var fns []map[string]any
+		get(t, base+"/api/functions", token, &fns)
+		for _, f := range fns {
+			if f["name"] == "callback" {
+				return nil
+			}
+		}
+		return fmt.Errorf("functions: %v", fns)
+	})
+
+	// Functions may run as another user: the folder must be open to it.
+	goDir, err := os.MkdirTemp("", "tb-callback-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(goDir) })
+	if err := os.Chmod(goDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	goFile := filepath.Join(goDir, "go")
+	answered := make(chan map[string]any, 1)
+	go func() {
+		_, out := post(t, base+"/api/functions/callback", token, map[string]any{"go": goFile})
+		answered <- out
+	}()
+	time.Sleep(50 * time.Millisecond) // on the worker, well inside its first 200 ms
+	if err := a.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	out := <-answered
+	id, _ := out["call_id"].(string)
+	if out["code"] != "shutting_down" || id == "" {
+		t.Fatalf("caller while the api stopped: %v", out)
+	}
+	var again net.Listener
+	testenv.WaitFor(t, 10*time.Second, "the api's address free again", func() error {
+		var err error
+		again, err = net.Listen("tcp", addr.String())
+		return err
+	})
+	_, base = startAPIOn(t, env, again)
+	token = login(t, base)
+	var call map[string]any
+	if code := get(t, base+"/api/admin/functions/calls/"+id, token, &call); code != 404 {
+		t.Fatalf("the call has a record before it ends: %d %v", code, call)
+	}
+	if err := os.WriteFile(goFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 30*time.Second, "call recorded", func() error {
+		get(t, base+"/api/admin/functions/calls/"+id, token, &call)
+		if call["status"] != "succeeded" {
+			return fmt.Errorf("call: %v", call)
+		}
+		return nil
+	})
+	if stderr, _ := call["stderr"].(string); !strings.Contains(stderr, "callback 200") {
+		t.Fatalf("the function's callback after the restart: %q", stderr)
+	}
 }

@@ -79,6 +79,8 @@ type dispatcher struct {
 	creating sync.Map
 	// recorder commits outcomes in batches.
 	recorder *recorder
+	// startedAt is when start ran; see callActive.
+	startedAt time.Time
 	// finishing maps the id of a call whose caller has been answered but
 	// whose outcome is still being committed to a channel closed once it
 	// is; reads of the call wait on it (see awaitRecorded).
@@ -112,6 +114,7 @@ func newDispatcher(conn *bus.Conn, callLog *calls.Calls, issuer *auth.Issuer, cf
 
 // start begins consuming results and lost-call advisories.
 func (d *dispatcher) start(ctx context.Context) error {
+	d.startedAt = time.Now()
 	cons, err := d.conn.JS.Consumer(ctx, bus.ResultsStream, bus.APIResultsConsumer)
 	if err != nil {
 		return fmt.Errorf("open results consumer: %w", err)
@@ -371,10 +374,21 @@ func (d *dispatcher) anyWorker() bool {
 	return d.workers.probe(d.conn.NC, noWorkerProbe)
 }
 
-// callActive reports whether the call is accepted and not yet finished.
-func (d *dispatcher) callActive(id string) bool {
-	_, ok := d.active.Load(id)
-	return ok
+// callActive reports whether a call token for the call, issued at
+// issued, still acts: the call is accepted and not yet finished. A call
+// an earlier api accepted but never wrote down (it was younger than
+// runningRowDelay when that api stopped) is taken as running when its
+// token predates this api and no record of it exists: every call that
+// ends is recorded.
+func (d *dispatcher) callActive(ctx context.Context, id string, issued time.Time) bool {
+	if _, ok := d.active.Load(id); ok {
+		return true
+	}
+	if issued.IsZero() || !issued.Before(d.startedAt) {
+		return false
+	}
+	_, err := d.calls.Get(ctx, id)
+	return errors.Is(err, calls.ErrCallNotFound)
 }
 
 // forget drops the waiter of a call.
