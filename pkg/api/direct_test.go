@@ -379,8 +379,9 @@ func TestRequeuedCopyDropped(t *testing.T) {
 	})
 	// The ghost finishes the call after all.
 	now := time.Now()
-	res, _ := proto.Marshal(&busv1.CallResult{CallId: req.CallId, Status: "succeeded", ResultJson: []byte(`{"slept":0}`),
-		WorkerId: "ghost", StartedAtMs: now.UnixMilli(), FinishedAtMs: now.UnixMilli(), Attempt: 1,
+	res, _ := proto.Marshal(&busv1.CallResult{CallId: req.CallId, Status: "succeeded",
+		ResultJson: []byte(`{"slept":0}`),
+		WorkerId:   "ghost", StartedAtMs: now.UnixMilli(), FinishedAtMs: now.UnixMilli(), Attempt: 1,
 		Origin: bus.OriginOf(req)})
 	if reply, err := conn.NC.Request(bus.ResultDirectSubject, res, 10*time.Second); err != nil ||
 		string(reply.Data) != bus.ResultRecorded {
@@ -429,7 +430,8 @@ if __name__ == "__main__":
 // yet the function's token still acts until the call ends.
 func TestCallTokenAcrossRestart(t *testing.T) {
 	env := testenv.New(t)
-	if err := os.WriteFile(filepath.Join(env.Config.FunctionsDir(), "callback.py"), []byte(callbackPy), 0o644); err != nil {
+	path := filepath.Join(env.Config.FunctionsDir(), "callback.py")
+	if err := os.WriteFile(path, []byte(callbackPy), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// The function calls back to the configured address, which the api

@@ -108,7 +108,8 @@ func (d *dispatcher) functionTimeout() time.Duration {
 func newDispatcher(conn *bus.Conn, callLog *calls.Calls, issuer *auth.Issuer, cfg *config.Config,
 	log *slog.Logger) *dispatcher {
 	return &dispatcher{conn: conn, calls: callLog, issuer: issuer, cfg: cfg, log: log, recorder: newRecorder(callLog),
-		waiters: make(map[string]*pendingCall), perWorker: make(map[string]int), closing: make(chan struct{}), gate: newUserGate(),
+		waiters: make(map[string]*pendingCall), perWorker: make(map[string]int), closing: make(chan struct{}),
+		gate:       newUserGate(),
 		maxPerUser: func() int { return cfg.RateLimit.MaxConcurrentFunctionsPerUser }}
 }
 
@@ -344,12 +345,15 @@ func (d *dispatcher) publishQueued(id, function string, data []byte) <-chan erro
 }
 
 // queueFailed records a call that could not be queued and answers 503.
+// createErr, when the call's row is being written, waits for that write.
 func (d *dispatcher) queueFailed(id, function string, err error, origin *calls.NewCall, createErr func() error) error {
 	d.forget(id)
 	d.gate.release(id)
 	d.active.Delete(id)
 	msg, typ := "Could not queue the call: "+err.Error(), "DispatchError"
-	_ = createErr()
+	if createErr != nil {
+		_ = createErr()
+	}
 	now := time.Now()
 	if c, applied, err := d.calls.Finish(context.Background(), id, calls.Outcome{Status: "failed",
 		ErrorMessage: &msg, ErrorType: &typ, StartedAt: now, FinishedAt: now, Origin: origin}); err == nil && applied {
@@ -447,7 +451,7 @@ func (d *dispatcher) call(ctx context.Context, in callInput) (*callResponse, err
 			return responseOf(r), nil
 		case err := <-stored:
 			if err != nil {
-				return nil, d.queueFailed(id, in.Meta.Name, err, &p.origin, func() error { return nil })
+				return nil, d.queueFailed(id, in.Meta.Name, err, &p.origin, nil)
 			}
 			stored = nil
 		case <-d.closing:

@@ -144,7 +144,7 @@ func (d *dispatcher) requeue(id, from string, lostAttempts int32) {
 			// records it.
 			d.notify(&busv1.CallResult{CallId: id, Status: calls.StatusFailed, ErrorType: "DispatchError",
 				ErrorMessage: "Could not queue the call: " + err.Error()})
-			_ = d.queueFailed(id, p.function, err, &p.origin, func() error { return nil })
+			_ = d.queueFailed(id, p.function, err, &p.origin, nil)
 		}
 	}()
 }
